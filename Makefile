@@ -1,0 +1,53 @@
+# Every target is a thin call into uv. A fresh machine needs only Python 3.11+ and make:
+# uv is bootstrapped into .tools/ (project-local) and the workspace is synced from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: up demo test test-long lint format bench sync contracts clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-packages
+	touch $@
+
+sync: $(VENV)/.synced
+
+up: sync  ## run NATS and the four services locally (Ctrl-C stops)
+	$(BIN)/yts up
+
+demo: sync  ## the same, filled with a demo programme
+	$(BIN)/yts up --demo
+
+lint: sync  ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy contracts/src libs/chassis/src services/*/src deploy/src tests
+
+test: lint  ## lint, type-check and the whole test suite (SQLite; PostgreSQL with YTS_TEST_POSTGRES_URL)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-long: sync  ## the long suites (load, fault loops)
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+format: sync
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+contracts: sync  ## regenerate JSON Schemas and the AsyncAPI document
+	$(BIN)/python -m yts_contracts.generate
+
+bench: sync
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,214 @@
+"""``yts up``: the whole system on one machine, no Docker. A nats-server with JetStream on disk
+under the state folder, provisioning, one SQLite database per service and the four services as
+separate processes. Ctrl-C stops everything cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import nats
+
+from yts_deploy.natsserver import NatsServer, free_port, port_is_free
+from yts_deploy.provision import Report, provision
+
+SERVICES = ("enrolment", "sessions", "notifications", "reporting")
+DEFAULT_PORTS = {"enrolment": 8001, "sessions": 8002, "notifications": 8003, "reporting": 8004}
+NATS_DEFAULT_PORT = 4222
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                f"yts_{self.name}.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def service_env(
+    name: str,
+    *,
+    nats_url: str,
+    database_url: str,
+    admin_token: str,
+    tokens_file: Path,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    prefix = f"YTS_{name.upper()}_"
+    env = {
+        f"{prefix}NATS_URL": nats_url,
+        f"{prefix}DATABASE_URL": database_url,
+        f"{prefix}ADMIN_TOKEN": admin_token,
+        f"{prefix}TOKENS_FILE": str(tokens_file),
+        f"{prefix}LOG_FORMAT": "json",
+    }
+    env.update(extra or {})
+    return env
+
+
+def admin_token(state_dir: Path) -> str:
+    """The local admin token: made once per state folder and kept there (mode 0600)."""
+    from yts_chassis.auth import generate_token
+
+    path = state_dir / "admin.token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token = generate_token()
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token
+
+
+async def provision_at(
+    url: str,
+    replicas: int = 1,
+    fix: bool = False,
+    user: str | None = None,
+    password: str | None = None,
+) -> Report:
+    options: dict[str, object] = {"servers": [url], "connect_timeout": 5}
+    if user:
+        options.update(user=user, password=password)
+    nc = await nats.connect(**options)  # type: ignore[arg-type]
+    try:
+        return await provision(nc.jetstream(), replicas=replicas, fix=fix)
+    finally:
+        await nc.close()
+
+
+def wait_ready(url: str, timeout: float = 60.0, alive: Callable[[], bool] = lambda: True) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"{url} exited before it was ready")
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s: {last}")
+
+
+@dataclass
+class LocalSystem:
+    state_dir: Path
+    nats_port: int | None = None
+    http_ports: dict[str, int] = field(default_factory=dict)
+    say: Callable[[str], None] = print
+    nats: NatsServer | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    token: str = ""
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        port = self.nats_port or NATS_DEFAULT_PORT
+        if not port_is_free(port):
+            fallback = free_port()
+            self.say(f"port {port} is taken; NATS listens on {fallback} instead")
+            port = fallback
+        self.nats = NatsServer(store_dir=self.state_dir / "nats", port=port, name="yts-local")
+        self.nats.start()
+        report = asyncio.run(provision_at(self.nats.url))
+        if not report.ok:
+            raise RuntimeError("stream or consumer drift: " + "; ".join(report.drift))
+        self.token = admin_token(self.state_dir)
+        tokens_file = self.state_dir / "tokens.json"
+        for name in SERVICES:
+            http_port = self.http_ports.get(name) or DEFAULT_PORTS[name]
+            if not port_is_free(http_port):
+                fallback = free_port()
+                self.say(f"port {http_port} is taken; {name} listens on {fallback} instead")
+                http_port = fallback
+            database = self.state_dir / f"{name}.db"
+            self.services[name] = ServiceProcess(
+                name=name,
+                port=http_port,
+                env=service_env(
+                    name,
+                    nats_url=self.nats.url,
+                    database_url=f"sqlite+aiosqlite:///{database}",
+                    admin_token=self.token,
+                    tokens_file=tokens_file,
+                ),
+                log_path=self.state_dir / "logs" / f"{name}.log",
+            )
+            self.services[name].start()
+        for service in self.services.values():
+            wait_ready(service.url, alive=lambda s=service: s.alive)  # type: ignore[misc]
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+        if self.nats is not None:
+            self.nats.stop()
+
+    def first_dead(self) -> str | None:
+        for name, service in self.services.items():
+            if not service.alive:
+                return name
+        if self.nats is not None and not self.nats.running:
+            return "nats-server"
+        return None

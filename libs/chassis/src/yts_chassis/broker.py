@@ -1,0 +1,111 @@
+"""The FastStream NATS broker and durable pull subscriptions with a deliberate ack policy.
+
+Subscribers bind to consumers that provisioning created (``yts provision``); they never declare
+streams (``declare=False``) because ``JStream`` would otherwise *update* a stream whose settings
+differ, rewriting production retention or replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+from faststream import AckPolicy, Context
+from faststream.message import StreamMessage
+from faststream.nats import (
+    JStream,
+    NatsBroker,
+    NatsMessage,
+    NatsRouter,
+    NatsUserPassword,
+    PullSub,
+)
+from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
+
+from yts_chassis.logs import get_logger
+from yts_chassis.settings import ServiceSettings
+from yts_chassis.topology import DurableConsumer
+
+log = get_logger(__name__)
+
+BatchMessage = Annotated[NatsBatchMessage, Context("message")]
+
+
+def make_broker(settings: ServiceSettings, **extra: Any) -> NatsBroker:
+    options: dict[str, Any] = {
+        "servers": settings.nats_servers,
+        "name": f"yts-{settings.service_name}",
+        "allow_reconnect": True,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "connect_timeout": 2,
+        "inbox_prefix": settings.nats_inbox_prefix,
+        # FastStream's per-message lines go through our logging at DEBUG: the chassis writes
+        # one canonical line per handled event instead.
+        "logger": logging.getLogger("faststream"),
+        "log_level": logging.DEBUG,
+    }
+    if settings.nats_user:
+        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        options["security"] = NatsUserPassword(username=settings.nats_user, password=password)
+    options.update(extra)
+    return NatsBroker(**options)
+
+
+async def _keep_raw(message: StreamMessage[Any]) -> Any:
+    # The chassis decodes and validates CloudEvents itself, so that a bad body is dead-lettered
+    # instead of failing inside FastStream's JSON decoder.
+    return None
+
+
+def durable_subscriber(
+    router: NatsRouter,
+    consumer: DurableConsumer,
+    *,
+    batch_size: int = 1,
+    batch_timeout: float = 0.2,
+) -> Callable[[Callable[[Sequence[Msg]], Awaitable[None]]], Any]:
+    """Decorate ``async def f(messages: Sequence[Msg])`` as the subscriber bound to ``consumer``.
+
+    ``batch_size > 1`` uses ``PullSub(batch=True)``: one list per fetch, applied in order in one
+    transaction (for projections). ``batch_size == 1`` takes one message per fetch, in order.
+    Non-batch pulls with a larger batch run concurrently (no order), and ``max_workers > 1``
+    over-fetches, so neither is offered here.
+    """
+    pull_sub = (
+        PullSub(batch_size=batch_size, timeout=batch_timeout, batch=True)
+        if batch_size > 1
+        else PullSub(batch_size=1, timeout=5.0)
+    )
+    config = ConsumerConfig(durable_name=consumer.durable)
+
+    def register(handler: Callable[[Sequence[Msg]], Awaitable[None]]) -> Any:
+        if batch_size > 1:
+
+            async def on_batch(body: Any, message: BatchMessage) -> None:
+                await handler(message.raw_message)
+
+            target: Callable[..., Awaitable[None]] = on_batch
+        else:
+
+            async def on_message(body: Any, message: NatsMessage) -> None:
+                await handler([message.raw_message])
+
+            target = on_message
+        target.__name__ = handler.__name__
+        target.__doc__ = handler.__doc__
+        return router.subscriber(
+            consumer.filter_subject,
+            stream=JStream(consumer.stream, declare=False),
+            durable=consumer.durable,
+            config=config,
+            pull_sub=pull_sub,
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_keep_raw,
+            description=consumer.description,
+        )(target)
+
+    return register

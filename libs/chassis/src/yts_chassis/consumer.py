@@ -1,0 +1,248 @@
+"""Applying events from a durable pull consumer: validate, apply and record in the inbox in one
+transaction, then ack.
+
+Ack policy, chosen on purpose (see the design's known traps): subscribers use FastStream's
+``AckPolicy.MANUAL`` and this module decides per message:
+
+- applied or duplicate: ``ack_sync`` after the commit;
+- poison (bad JSON, unknown type or version, invalid data, or a handler's ``RejectEvent``):
+  published to ``YTS_DLQ`` with the reason, then ``term``;
+- transient fault (database or network away): ``nak`` with an exponential delay, forever;
+- any other handler error: ``nak`` with delay, dead-lettered after ``max_attempts`` deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from yts_contracts.catalog import CATALOG, Catalog
+from yts_contracts.envelope import ContractViolation, ReceivedEvent, from_nats
+
+from yts_chassis.database import Database, is_transient
+from yts_chassis.deadletter import DeadLetters
+from yts_chassis.inbox import Inbox
+from yts_chassis.logs import get_logger
+from yts_chassis.metrics import EVENT_BATCH_SECONDS, EVENTS_HANDLED
+
+log = get_logger(__name__)
+
+EventHandler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
+
+
+class RejectEvent(Exception):
+    """Raised by a handler for an event that can never be applied; it is dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 0.5
+    max_seconds: float = 60.0
+    max_attempts: int = 8
+
+    def delay(self, deliveries: int) -> float:
+        raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, deliveries - 1))
+        return raw * random.uniform(0.75, 1.0)
+
+
+class EventConsumer:
+    """Applies the events of one durable consumer through the service's handlers."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: str,
+        db: Database,
+        inbox: Inbox,
+        dead_letters: DeadLetters,
+        handlers: Mapping[str, EventHandler],
+        retry: RetryPolicy | None = None,
+        catalog: Catalog = CATALOG,
+    ) -> None:
+        self.service = service
+        self.consumer = consumer
+        self.db = db
+        self.inbox = inbox
+        self.dead_letters = dead_letters
+        self.handlers = dict(handlers)
+        self.retry = retry or RetryPolicy()
+        self.catalog = catalog
+
+    async def handle(self, messages: Sequence[Msg]) -> None:
+        """Handle a batch (or a single message) in delivery order."""
+        started = time.perf_counter()
+        relevant: list[tuple[Msg, ReceivedEvent]] = []
+        ignored: list[Msg] = []
+        for msg in messages:
+            try:
+                received = from_nats(msg.subject, msg.headers, msg.data, self.catalog)
+            except ContractViolation as violation:
+                await self._dead_letter(msg, violation.reason)
+                continue
+            if received.attributes.type in self.handlers:
+                relevant.append((msg, received))
+            else:
+                ignored.append(msg)  # a known event this service does not need
+        if ignored:
+            await self._ack(ignored, "ignored")
+        if relevant:
+            try:
+                outcomes = await self._apply(relevant)
+            except Exception as exc:
+                if is_transient(exc) or len(relevant) == 1:
+                    await self._failed(relevant, exc)
+                else:
+                    # Find the event at fault: apply one at a time, in order.
+                    await self._apply_one_by_one(relevant)
+            else:
+                for outcome in ("applied", "duplicate"):
+                    await self._ack(
+                        [m for (m, _), o in zip(relevant, outcomes, strict=True) if o == outcome],
+                        outcome,
+                    )
+        EVENT_BATCH_SECONDS.labels(self.service, self.consumer).observe(
+            time.perf_counter() - started
+        )
+
+    async def _apply(self, batch: Sequence[tuple[Msg, ReceivedEvent]]) -> list[str]:
+        """Apply a batch in one transaction; returns each event's outcome, in batch order."""
+        outcomes: list[str] = []
+        async with self.db.transaction() as session:
+            seen = await self.inbox.seen(
+                session, self.consumer, [r.attributes.id for _, r in batch]
+            )
+            fresh: list[tuple[str, str]] = []
+            for _msg, received in batch:
+                event_id = received.attributes.id
+                if event_id in seen:
+                    outcomes.append("duplicate")
+                    continue
+                seen.add(event_id)
+                with structlog.contextvars.bound_contextvars(
+                    event_id=event_id,
+                    event_type=received.attributes.type,
+                    trace_id=_trace_id(received),
+                ):
+                    await self.handlers[received.attributes.type](session, received)
+                fresh.append((event_id, received.attributes.type))
+                outcomes.append("applied")
+            await self.inbox.record(session, self.consumer, fresh)
+        for (_msg, received), outcome in zip(batch, outcomes, strict=True):
+            # The canonical line per handled event, written once its effect is committed.
+            log.info(
+                "event handled",
+                consumer=self.consumer,
+                event_id=received.attributes.id,
+                event_type=received.attributes.type,
+                outcome=outcome,
+                trace_id=_trace_id(received),
+            )
+        return outcomes
+
+    async def _apply_one_by_one(self, batch: Sequence[tuple[Msg, ReceivedEvent]]) -> None:
+        for index, (msg, received) in enumerate(batch):
+            try:
+                (outcome,) = await self._apply([(msg, received)])
+            except Exception as exc:
+                if isinstance(exc, RejectEvent) or (
+                    not is_transient(exc) and _deliveries(msg) >= self.retry.max_attempts
+                ):
+                    await self._failed([(msg, received)], exc)
+                    continue
+                # Keep the order: this event and every later one come back later.
+                await self._failed(list(batch[index:]), exc)
+                return
+            await self._ack([msg], outcome)
+
+    async def _failed(self, batch: Sequence[tuple[Msg, ReceivedEvent]], exc: Exception) -> None:
+        if isinstance(exc, IntegrityError) and len(batch) == 1:
+            # A concurrent replica recorded the same event first: nothing left to do.
+            async with self.db.session() as session:
+                if await self.inbox.seen(session, self.consumer, [batch[0][1].attributes.id]):
+                    await self._ack([batch[0][0]], "duplicate")
+                    return
+        for msg, received in batch:
+            deliveries = _deliveries(msg)
+            if isinstance(exc, RejectEvent):
+                await self._dead_letter(msg, exc.reason)
+            elif not is_transient(exc) and deliveries >= self.retry.max_attempts:
+                await self._dead_letter(
+                    msg, f"handler failed {deliveries} times; last error: {exc!r}"
+                )
+            else:
+                delay = self.retry.delay(deliveries)
+                log.warning(
+                    "event not applied; will be redelivered",
+                    consumer=self.consumer,
+                    event_id=received.attributes.id,
+                    event_type=received.attributes.type,
+                    transient=is_transient(exc),
+                    deliveries=deliveries,
+                    retry_in_seconds=round(delay, 2),
+                    error=repr(exc),
+                )
+                await _quietly(msg.nak(delay=delay))
+                EVENTS_HANDLED.labels(self.service, self.consumer, "retried").inc()
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        try:
+            await self.dead_letters.send(msg, self.consumer, reason)
+        except Exception as exc:
+            # The DLQ itself is unreachable: keep the message for later instead.
+            log.warning(
+                "dead-letter publish failed; message kept", error=repr(exc), consumer=self.consumer
+            )
+            await _quietly(msg.nak(delay=self.retry.delay(_deliveries(msg))))
+            return
+        EVENTS_HANDLED.labels(self.service, self.consumer, "dead_lettered").inc()
+
+    async def _ack(self, messages: Sequence[Msg], outcome: str) -> None:
+        if not messages:
+            return
+        results = await asyncio.gather(
+            *(msg.ack_sync(timeout=5.0) for msg in messages), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            # The effect is committed and recorded in the inbox: a redelivery is a no-op.
+            log.warning(
+                "ack not confirmed; a redelivery will be recognised as a duplicate",
+                consumer=self.consumer,
+                failures=len(failed),
+                error=repr(failed[0]),
+            )
+        EVENTS_HANDLED.labels(self.service, self.consumer, outcome).inc(len(messages))
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return int(msg.metadata.num_delivered)
+    except Exception:
+        return 1
+
+
+def _trace_id(received: ReceivedEvent) -> str | None:
+    traceparent = received.attributes.traceparent
+    if traceparent and traceparent.count("-") >= 3:
+        return traceparent.split("-")[1]
+    return None
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except Exception as exc:  # the connection is gone: the server redelivers after ack_wait
+        log.debug("could not nak", error=repr(exc))

@@ -1,0 +1,128 @@
+"""Async database access over SQLModel/SQLAlchemy: PostgreSQL (asyncpg) in production, SQLite
+(aiosqlite) as the embedded default. Every service has its own database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session
+
+OUTBOX_DIRTY = "yts_outbox_dirty"
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # A Session class of this database's own, so that its commit hook sees only its commits.
+        sync_session_class = type("ServiceSession", (Session,), {})
+        self._sessions = async_sessionmaker(
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=sync_session_class,
+            expire_on_commit=False,
+        )
+        self._commit_listeners: list[Callable[[], None]] = []
+        # Commits that carried outbox rows wake the relay (see outbox.add_events).
+        event.listen(sync_session_class, "after_commit", self._after_commit)
+
+    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
+        self._commit_listeners.append(listener)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(OUTBOX_DIRTY, False):
+            for listener in self._commit_listeners:
+                listener()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session; callers open the transaction with ``async with session.begin()``."""
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Faults worth retrying as they are: the database or the network is away for a while."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError | OSError)
+
+
+async def upsert(
+    session: Any,
+    table: Any,
+    values: dict[str, Any],
+    key: Sequence[str],
+    update: Sequence[str] | None = None,
+) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE on PostgreSQL and SQLite alike; ``update=[]``
+    means DO NOTHING."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    target = getattr(table, "__table__", table)
+    statement: Any = (
+        postgresql_insert(target) if dialect == "postgresql" else sqlite_insert(target)
+    ).values(**values)
+    columns = [c for c in (update if update is not None else values) if c not in key]
+    if columns:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: statement.excluded[c] for c in columns},
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    await session.execute(statement)

@@ -1,0 +1,154 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error, with the field and
+the rule for bad input, and never a 500 for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yts_chassis.logs import get_logger
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:yts:problem:"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    rule: str
+    message: str
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        kind: str | None = None,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.kind = kind or title.lower().replace(" ", "-")
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def invalid(cls, field: str, rule: str, message: str, status: int = 422) -> Problem:
+        """Bad input on one field: names the field and the rule it broke."""
+        return cls(
+            status,
+            "Invalid input",
+            f"{field}: {message}",
+            kind="validation",
+            errors=[FieldError(field, rule, message)],
+        )
+
+    @classmethod
+    def not_found(cls, what: str, ident: object) -> Problem:
+        return cls(404, "Not found", f"No {what} with id {ident}.", kind="not-found")
+
+    @classmethod
+    def conflict(cls, field: str, rule: str, message: str) -> Problem:
+        return cls(
+            409,
+            "Conflict",
+            f"{field}: {message}",
+            kind="conflict",
+            errors=[FieldError(field, rule, message)],
+        )
+
+    def body(self, instance: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_PREFIX + self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+        }
+        if self.errors:
+            body["errors"] = [asdict(e) for e in self.errors]
+        return body
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(
+        problem.body(request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "body"
+
+
+def validation_problem(exc: RequestValidationError) -> Problem:
+    errors = [
+        FieldError(
+            field=_field_path(err.get("loc", ())),
+            rule=str(err.get("type", "invalid")),
+            message=str(err.get("msg", "invalid value")),
+        )
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is invalid."
+    return Problem(422, "Invalid input", detail, kind="validation", errors=errors)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(validation_problem(exc), request)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        titles = {
+            404: "Not found",
+            405: "Method not allowed",
+            401: "Authentication required",
+            403: "Forbidden",
+        }
+        problem = Problem(
+            exc.status_code,
+            titles.get(exc.status_code, "HTTP error"),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
+        return problem_response(problem, request)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        problem = Problem(
+            500,
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+            kind="internal",
+        )
+        return problem_response(problem, request)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,239 @@
+"""Transactional outbox and its relay.
+
+A use case adds its events to the outbox in the same transaction as its state change. The relay
+publishes unpublished rows in order, with ``Nats-Msg-Id`` = event id, awaits each JetStream
+PubAck, then marks the row published. NATS being down means rows wait; nothing is lost and no
+request fails. A commit that carried events wakes the relay at once; a slow poll is only a
+safety net (another replica's commit, a missed wake-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+from yts_contracts.envelope import EventData, NatsEnvelope, to_nats
+
+from yts_chassis.database import OUTBOX_DIRTY, Database
+from yts_chassis.ids import new_id
+from yts_chassis.logs import get_logger
+from yts_chassis.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+from yts_chassis.tables import MessagingTables
+
+log = get_logger(__name__)
+
+# One relay at a time per database on PostgreSQL, so that order holds across replicas.
+_RELAY_LOCK_KEY = 0x5954_5330  # "YTS0"
+
+
+class JetStreamPublisher(Protocol):
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float | None = None,
+        stream: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> Any: ...
+
+
+class Outbox:
+    def __init__(self, tables: MessagingTables, source: str) -> None:
+        self.table = tables.outbox
+        self.source = source
+
+    def envelope(
+        self, data: EventData, *, event_id: Any = None, time: datetime | None = None
+    ) -> NatsEnvelope:
+        return to_nats(data, source=self.source, event_id=event_id or new_id(), time=time)
+
+    async def add(
+        self,
+        session: AsyncSession,
+        data: EventData,
+        *,
+        time: datetime | None = None,
+    ) -> NatsEnvelope:
+        """Stage one event in the caller's transaction; it is published after commit."""
+        envelope = self.envelope(data, time=time)
+        await session.execute(
+            self.table.insert().values(
+                event_id=envelope.event_id,
+                event_type=data.event_type,
+                subject=envelope.subject,
+                headers=json.dumps(envelope.headers, sort_keys=True),
+                body=envelope.body,
+                created_at=datetime.now(UTC),
+                attempts=0,
+            )
+        )
+        session.sync_session.info[OUTBOX_DIRTY] = True
+        return envelope
+
+    async def pending(self, session: AsyncSession) -> int:
+        result = await session.execute(
+            select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
+        )
+        return int(result.scalar_one())
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        publisher_factory: Callable[[], JetStreamPublisher | None],
+        *,
+        service: str,
+        batch_size: int = 200,
+        poll_seconds: float = 2.0,
+        publish_timeout: float = 5.0,
+        backoff_base: float = 0.2,
+        backoff_max: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.publisher_factory = publisher_factory
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.publish_timeout = publish_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.failures_in_a_row = 0
+        db.on_outbox_commit(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        """Publish what is ready (bounded by ``drain_timeout``), then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=drain_timeout)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+                self.failures_in_a_row = 0
+            except Exception as exc:
+                self.failures_in_a_row += 1
+                OUTBOX_PUBLISH_FAILURES.labels(self.service).inc()
+                delay = min(self.backoff_max, self.backoff_base * 2**self.failures_in_a_row)
+                delay *= random.uniform(0.5, 1.0)
+                log.warning(
+                    "outbox publish failed; will retry",
+                    error=repr(exc),
+                    retry_in_seconds=round(delay, 2),
+                )
+                if self._stopping:
+                    return
+                await asyncio.sleep(delay)
+                continue
+            if self._stopping:
+                return
+            if published:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows in order; returns how many were published.
+
+        Selects rows that are unpublished rather than rows after the last one seen, so rows
+        whose transactions committed out of sequence order are never skipped.
+        """
+        publisher = self.publisher_factory()
+        if publisher is None:
+            return 0  # not connected (yet): rows wait; the connection wakes the relay
+        table = self.outbox.table
+        acks: list[tuple[int, int | None]] = []
+        failure: Exception | None = None
+        async with self.db.transaction() as session:
+            if not self.db.is_sqlite:
+                locked = await session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY}
+                )
+                if not locked.scalar_one():
+                    return 0  # another replica's relay is publishing
+            rows = (
+                await session.execute(
+                    select(
+                        table.c.seq,
+                        table.c.event_id,
+                        table.c.subject,
+                        table.c.headers,
+                        table.c.body,
+                    )
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            # Publish first, write after: on SQLite the write lock is then held only briefly.
+            for row in rows:
+                try:
+                    ack = await self._publish(publisher, row)
+                except Exception as exc:
+                    failure = exc
+                    await session.execute(
+                        update(table)
+                        .where(table.c.seq == row.seq)
+                        .values(attempts=table.c.attempts + 1, last_error=repr(exc)[:2000])
+                    )
+                    break
+                acks.append((row.seq, ack_seq(ack)))
+            if acks:
+                now = datetime.now(UTC)
+                await session.execute(
+                    update(table)
+                    .where(table.c.seq == bindparam("b_seq"))
+                    .values(published_at=now, stream_seq=bindparam("b_stream_seq")),
+                    [{"b_seq": seq, "b_stream_seq": stream_seq} for seq, stream_seq in acks],
+                )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(acks))
+        if failure is not None:
+            raise failure
+        if len(acks) < self.batch_size:
+            async with self.db.session() as session:
+                OUTBOX_PENDING.labels(self.service).set(await self.outbox.pending(session))
+        return len(acks)
+
+    async def _publish(
+        self, publisher: JetStreamPublisher, row: Row[Any, Any, Any, Any, Any]
+    ) -> Any:
+        headers = json.loads(row.headers)
+        return await publisher.publish(
+            row.subject, row.body, timeout=self.publish_timeout, headers=headers
+        )
+
+
+def ack_seq(ack: Any) -> int | None:
+    seq = getattr(ack, "seq", None)
+    return int(seq) if seq is not None else None

@@ -1,0 +1,222 @@
+"""What a running service is made of, wired once: settings -> logging -> database -> broker ->
+outbox relay -> HTTP app. Each service's ``main.py`` builds one ``ServiceRuntime`` and hands it
+its routers and subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream.nats import NatsRouter
+from nats.js.client import JetStreamContext
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from yts_chassis.auth import TokenRegistry
+from yts_chassis.broker import make_broker
+from yts_chassis.consumer import EventConsumer, EventHandler, RetryPolicy
+from yts_chassis.database import Database
+from yts_chassis.deadletter import DeadLetters
+from yts_chassis.errors import install_problem_handlers
+from yts_chassis.health import health_router
+from yts_chassis.inbox import Inbox
+from yts_chassis.logs import configure_logging, get_logger
+from yts_chassis.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from yts_chassis.migrations import upgrade_async
+from yts_chassis.outbox import Outbox, OutboxRelay
+from yts_chassis.settings import ServiceSettings
+from yts_chassis.tables import MessagingTables
+from yts_chassis.topology import DurableConsumer
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        messaging: MessagingTables,
+        migrations: Path,
+        *,
+        configure_logs: bool = True,
+    ) -> None:
+        if configure_logs:
+            configure_logging(settings.service_name, settings.log_level, settings.log_format)
+        self.settings = settings
+        self.service = settings.service_name
+        self.migrations = migrations
+        self.db = Database(settings.database_url)
+        self.broker = make_broker(settings)
+        self.outbox = Outbox(messaging, settings.cloudevents_source)
+        self.inbox = Inbox(messaging)
+        self.dead_letters = DeadLetters(self.service, self.jetstream)
+        self.relay = OutboxRelay(
+            self.db,
+            self.outbox,
+            self.jetstream,
+            service=self.service,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+            publish_timeout=settings.publish_timeout_seconds,
+        )
+        self.tokens = TokenRegistry(settings.admin_token, settings.tokens_file)
+        self.retry = RetryPolicy(
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+            max_attempts=settings.max_handler_attempts,
+        )
+        self._js: JetStreamContext | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self.broker_started = False
+
+    # -- messaging -------------------------------------------------------------------------
+
+    def jetstream(self) -> JetStreamContext | None:
+        """The JetStream context of the broker's connection, or None while disconnected."""
+        try:
+            connection = self.broker.connection
+        except Exception:
+            return None
+        if connection is None or not connection.is_connected:
+            return None
+        if self._js is None or self._js._nc is not connection:
+            self._js = connection.jetstream()
+        return self._js
+
+    def consumer(
+        self, durable: DurableConsumer, handlers: Mapping[str, EventHandler]
+    ) -> EventConsumer:
+        return EventConsumer(
+            service=self.service,
+            consumer=durable.durable,
+            db=self.db,
+            inbox=self.inbox,
+            dead_letters=self.dead_letters,
+            handlers=handlers,
+            retry=self.retry,
+        )
+
+    async def nats_ready(self) -> bool:
+        return self.broker_started and self.jetstream() is not None
+
+    async def _connect_broker(self) -> None:
+        """Connect and start subscribers, retrying while NATS is away: the HTTP side serves
+        meanwhile and the outbox keeps events."""
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+            except Exception as exc:
+                log.warning(
+                    "NATS not reachable or consumers missing; retrying",
+                    error=repr(exc),
+                    retry_in_seconds=delay,
+                )
+                try:
+                    await self.broker.stop()
+                except Exception as stop_exc:
+                    log.debug("broker stop after failed start", error=repr(stop_exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.broker_started = True
+            self.relay.wake()
+            log.info("connected to NATS", servers=self.settings.nats_servers)
+            return
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await upgrade_async(self.settings.database_url, self.migrations)
+        self.relay.start()
+        self._connector = asyncio.create_task(self._connect_broker(), name="nats-connect")
+
+    async def stop(self) -> None:
+        """Drain: stop taking new messages, let in-flight handlers finish, publish what the
+        outbox holds (bounded), then close."""
+        if self._connector is not None and not self._connector.done():
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        await self.relay.stop()
+        try:
+            await self.broker.stop()
+        except Exception as exc:
+            log.debug("broker stop", error=repr(exc))
+        self.broker_started = False
+        await self.db.dispose()
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def create_app(
+        self,
+        *,
+        title: str,
+        description: str,
+        version: str = "0.1.0",
+        routers: Sequence[APIRouter] = (),
+        subscriptions: Sequence[NatsRouter] = (),
+        openapi_tags: list[dict[str, Any]] | None = None,
+    ) -> FastAPI:
+        for subscription in subscriptions:
+            self.broker.include_router(subscription)
+        runtime = self
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await runtime.start()
+            try:
+                yield
+            finally:
+                await runtime.stop()
+
+        app = FastAPI(
+            title=title,
+            description=description,
+            version=version,
+            lifespan=lifespan,
+            openapi_tags=openapi_tags,
+        )
+        app.state.runtime = self
+        app.state.tokens = self.tokens
+        install_problem_handlers(app)
+        app.add_middleware(_HttpMetrics, service=self.service)
+        app.include_router(
+            health_router(
+                {"database": self.db.ping, "nats": self.nats_ready},
+                details=self._outbox_details,
+            )
+        )
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    async def _outbox_details(self) -> dict[str, Any]:
+        try:
+            async with self.db.session() as session:
+                pending = await self.outbox.pending(session)
+        except Exception:
+            return {}
+        return {"outbox_pending": pending}
+
+
+class _HttpMetrics(BaseHTTPMiddleware):
+    def __init__(self, app: Any, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(self.service, request.method, path, response.status_code).inc()
+        HTTP_LATENCY.labels(self.service, request.method, path).observe(
+            time.perf_counter() - started
+        )
+        return response

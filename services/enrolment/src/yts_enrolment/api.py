@@ -1,0 +1,167 @@
+"""Enrolment's HTTP routes: parse, authorise, call a use case; nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import func, select
+from sqlmodel import col
+from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles
+from yts_chassis.errors import Problem
+
+from yts_enrolment import usecases
+from yts_enrolment.schemas import (
+    CohortIn,
+    CohortOut,
+    Page,
+    SchoolIn,
+    SchoolOut,
+    TrainerIn,
+    TrainerOut,
+)
+from yts_enrolment.store import Cohort, School, Trainer
+
+Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+Staff = Annotated[Principal, Depends(require_roles(Role.admin, Role.coordinator))]
+
+PROBLEMS = {
+    401: {"description": "no or unknown bearer token"},
+    403: {"description": "the token's role or school does not allow this"},
+    422: {"description": "bad input: the problem names the field and the rule"},
+}
+
+
+def school_out(school: School) -> SchoolOut:
+    return SchoolOut.model_validate(school, from_attributes=True)
+
+
+def cohort_out(cohort: Cohort) -> CohortOut:
+    return CohortOut.model_validate(cohort, from_attributes=True)
+
+
+def trainer_out(trainer: Trainer) -> TrainerOut:
+    out = TrainerOut.model_validate(trainer, from_attributes=True)
+    return out.model_copy(update={"erased": trainer.erased_at is not None})
+
+
+def build_router(deps: usecases.Deps) -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=PROBLEMS)  # type: ignore[arg-type]
+
+    @router.post(
+        "/schools",
+        status_code=status.HTTP_201_CREATED,
+        tags=["schools"],
+        summary="Register a school and its coordinator",
+    )
+    async def register_school(body: SchoolIn, _: Admin) -> SchoolOut:
+        return school_out(await usecases.register_school(deps, body))
+
+    @router.get("/schools", tags=["schools"], summary="List schools")
+    async def list_schools(
+        _: Staff,
+        district: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Page[SchoolOut]:
+        async with deps.db.session() as session:
+            query = select(School)
+            if district:
+                query = query.where(col(School.district) == district)
+            total = (
+                await session.execute(select(func.count()).select_from(query.subquery()))
+            ).scalar_one()
+            rows = (
+                (await session.execute(query.order_by(School.name).limit(limit).offset(offset)))
+                .scalars()
+                .all()
+            )
+        return Page[SchoolOut](
+            items=[school_out(s) for s in rows], total=total, limit=limit, offset=offset
+        )
+
+    @router.get("/schools/{school_id}", tags=["schools"], summary="One school")
+    async def get_school(school_id: uuid.UUID, _: Staff) -> SchoolOut:
+        async with deps.db.session() as session:
+            school = await session.get(School, school_id)
+        if school is None:
+            raise Problem.not_found("school", school_id)
+        return school_out(school)
+
+    @router.post(
+        "/cohorts",
+        status_code=status.HTTP_201_CREATED,
+        tags=["cohorts"],
+        summary="Open a cohort (a programme year) for enrolment",
+    )
+    async def open_cohort(body: CohortIn, _: Admin) -> CohortOut:
+        return cohort_out(await usecases.open_cohort(deps, body))
+
+    @router.get("/cohorts", tags=["cohorts"], summary="List cohorts")
+    async def list_cohorts(_: Staff) -> list[CohortOut]:
+        async with deps.db.session() as session:
+            rows = (await session.execute(select(Cohort).order_by(col(Cohort.starts_on)))).scalars()
+            return [cohort_out(c) for c in rows]
+
+    @router.post(
+        "/trainers",
+        status_code=status.HTTP_201_CREATED,
+        tags=["trainers"],
+        summary="Enrol a young trainer (guardian consent required)",
+    )
+    async def enrol_trainer(body: TrainerIn, principal: Staff) -> TrainerOut:
+        ensure_school_access(principal, body.school_id)
+        return trainer_out(await usecases.enrol_trainer(deps, body))
+
+    @router.get("/trainers", tags=["trainers"], summary="List trainers")
+    async def list_trainers(
+        principal: Staff,
+        school_id: uuid.UUID | None = None,
+        cohort_id: uuid.UUID | None = None,
+        status_: Annotated[
+            str | None, Query(alias="status", pattern="^(active|withdrawn)$")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Page[TrainerOut]:
+        if principal.role is Role.coordinator:
+            if school_id is not None:
+                ensure_school_access(principal, school_id)
+            school_id = principal.school_id
+        query = select(Trainer)
+        if school_id is not None:
+            query = query.where(col(Trainer.school_id) == school_id)
+        if cohort_id is not None:
+            query = query.where(col(Trainer.cohort_id) == cohort_id)
+        if status_ is not None:
+            query = query.where(col(Trainer.status) == status_)
+        async with deps.db.session() as session:
+            total = (
+                await session.execute(select(func.count()).select_from(query.subquery()))
+            ).scalar_one()
+            rows = (
+                (
+                    await session.execute(
+                        query.order_by(col(Trainer.enrolled_at), col(Trainer.id))
+                        .limit(limit)
+                        .offset(offset)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return Page[TrainerOut](
+            items=[trainer_out(t) for t in rows], total=total, limit=limit, offset=offset
+        )
+
+    @router.get("/trainers/{trainer_id}", tags=["trainers"], summary="One trainer")
+    async def get_trainer(trainer_id: uuid.UUID, principal: Staff) -> TrainerOut:
+        async with deps.db.session() as session:
+            trainer = await session.get(Trainer, trainer_id)
+        if trainer is None:
+            raise Problem.not_found("trainer", trainer_id)
+        ensure_school_access(principal, trainer.school_id)
+        return trainer_out(trainer)
+
+    return router

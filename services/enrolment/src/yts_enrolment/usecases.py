@@ -1,0 +1,178 @@
+"""Enrolment's use cases: each writes its state and its events in one transaction (outbox)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+from yts_chassis.database import Database
+from yts_chassis.errors import Problem
+from yts_chassis.ids import new_id
+from yts_chassis.outbox import Outbox
+from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrolled
+from yts_contracts.private import SchoolContact
+
+from yts_enrolment import domain
+from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn
+from yts_enrolment.store import Cohort, School, Trainer
+
+
+@dataclass(frozen=True)
+class Deps:
+    db: Database
+    outbox: Outbox
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def register_school(deps: Deps, cmd: SchoolIn) -> School:
+    school = School(
+        id=new_id(),
+        name=cmd.name,
+        district=cmd.district.value,
+        languages=list(cmd.languages),
+        active=True,
+        coordinator_name=cmd.coordinator.name,
+        coordinator_email=str(cmd.coordinator.email),
+        coordinator_locale=cmd.coordinator.locale.value,
+        registered_at=_now(),
+    )
+    async with deps.db.transaction() as session:
+        taken = await session.execute(
+            select(func.count())
+            .select_from(School)
+            .where(func.lower(col(School.name)) == cmd.name.lower())
+        )
+        if taken.scalar_one():
+            raise Problem.conflict("name", "unique", f"a school named {cmd.name!r} is registered")
+        session.add(school)
+        await deps.outbox.add(
+            session,
+            SchoolRegistered(
+                school_id=school.id,
+                name=school.name,
+                district=school.district,
+                languages=school.languages,
+                registered_at=school.registered_at,
+            ),
+        )
+        await deps.outbox.add(
+            session,
+            SchoolContact(
+                school_id=school.id,
+                coordinator_name=school.coordinator_name,
+                email=school.coordinator_email,
+                locale=school.coordinator_locale,
+            ),
+        )
+    return school
+
+
+async def open_cohort(deps: Deps, cmd: CohortIn) -> Cohort:
+    if not domain.cohort_name_matches_dates(cmd.name, cmd.starts_on, cmd.ends_on):
+        raise Problem.invalid(
+            "name",
+            "matches_dates",
+            f"cohort {cmd.name} must start in {cmd.name[:4]} and end in {cmd.name[5:]}",
+        )
+    cohort = Cohort(
+        id=new_id(),
+        name=cmd.name,
+        starts_on=cmd.starts_on,
+        ends_on=cmd.ends_on,
+        open_for_enrolment=True,
+        opened_at=_now(),
+    )
+    async with deps.db.transaction() as session:
+        taken = await session.execute(select(col(Cohort.id)).where(col(Cohort.name) == cmd.name))
+        if taken.first():
+            raise Problem.conflict("name", "unique", f"cohort {cmd.name} is already open")
+        session.add(cohort)
+        await deps.outbox.add(
+            session,
+            CohortOpened(
+                cohort_id=cohort.id,
+                name=cohort.name,
+                starts_on=cohort.starts_on,
+                ends_on=cohort.ends_on,
+            ),
+        )
+    return cohort
+
+
+async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -> Trainer:
+    today = today or _now().date()
+    if cmd.guardian_consent.given_on > today:
+        raise Problem.invalid(
+            "guardian_consent.given_on", "not_in_future", "the consent date cannot be in the future"
+        )
+    key = domain.person_key(cmd.school_id, cmd.first_name, cmd.last_name, cmd.grade)
+    async with deps.db.transaction() as session:
+        school = await session.get(School, cmd.school_id)
+        if school is None:
+            raise Problem.invalid("school_id", "exists", f"no school with id {cmd.school_id}")
+        if not school.active:
+            raise Problem.invalid("school_id", "active", "the school no longer takes part")
+        cohort = await session.get(Cohort, cmd.cohort_id)
+        if cohort is None:
+            raise Problem.invalid("cohort_id", "exists", f"no cohort with id {cmd.cohort_id}")
+        if not domain.cohort_accepts_enrolment(cohort.open_for_enrolment, cohort.ends_on, today):
+            raise Problem.invalid(
+                "cohort_id", "open_for_enrolment", f"cohort {cohort.name} is closed for enrolment"
+            )
+        duplicate = await session.execute(
+            select(col(Trainer.id)).where(
+                col(Trainer.cohort_id) == cmd.cohort_id,
+                col(Trainer.person_key) == key,
+                col(Trainer.status) == domain.TrainerStatus.active.value,
+            )
+        )
+        if duplicate.first():
+            raise Problem.conflict(
+                "first_name",
+                "one_active_enrolment",
+                f"this person is already enrolled in cohort {cohort.name} at this school",
+            )
+        trainer = Trainer(
+            id=new_id(),
+            school_id=cmd.school_id,
+            cohort_id=cmd.cohort_id,
+            grade=cmd.grade,
+            gender=cmd.gender.value,
+            languages=list(cmd.languages),
+            status=domain.TrainerStatus.active.value,
+            enrolled_at=_now(),
+            first_name=cmd.first_name,
+            last_name=cmd.last_name,
+            guardian_name=cmd.guardian_consent.guardian_name,
+            guardian_consent_on=cmd.guardian_consent.given_on,
+            notes=cmd.notes,
+            person_key=key,
+        )
+        session.add(trainer)
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a concurrent request enrolled the same person
+            raise Problem.conflict(
+                "first_name",
+                "one_active_enrolment",
+                f"this person is already enrolled in cohort {cohort.name} at this school",
+            ) from exc
+        await deps.outbox.add(
+            session,
+            TrainerEnrolled(
+                trainer_id=trainer.id,
+                school_id=trainer.school_id,
+                cohort_id=trainer.cohort_id,
+                grade=trainer.grade,
+                gender=trainer.gender,
+                languages=trainer.languages,
+                enrolled_at=trainer.enrolled_at,
+            ),
+        )
+    return trainer

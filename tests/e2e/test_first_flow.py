@@ -1,0 +1,70 @@
+"""The first flow end to end, on real processes: ``yts up``'s local system (a nats-server,
+provisioning, four uvicorn processes on SQLite) — a school and a trainer enrolled over HTTP,
+the events relayed through the outbox to JetStream, and reporting counting the trainer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from yts_deploy.natsserver import free_port
+from yts_deploy.runner import SERVICES, LocalSystem
+
+from tests.enrolment.test_first_routes import COHORT, SCHOOL, trainer
+
+
+@pytest.fixture(scope="module")
+def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    state: Path = tmp_path_factory.mktemp("yts-up")
+    system = LocalSystem(
+        state_dir=state,
+        nats_port=free_port(),
+        http_ports={name: free_port() for name in SERVICES},
+        say=lambda line: None,
+    )
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+
+
+def test_every_service_is_ready_and_documents_its_api(local_system: LocalSystem) -> None:
+    for name, service in local_system.services.items():
+        ready = httpx.get(f"{service.url}/readyz", timeout=5)
+        assert ready.status_code == 200, (name, ready.text)
+        assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+        assert httpx.get(f"{service.url}/openapi.json", timeout=5).status_code == 200
+        assert "yts_http_requests_total" in httpx.get(f"{service.url}/metrics", timeout=5).text
+
+
+def test_an_enrolled_trainer_is_counted_by_reporting(local_system: LocalSystem) -> None:
+    auth = {"Authorization": f"Bearer {local_system.token}"}
+    enrolment = httpx.Client(
+        base_url=local_system.services["enrolment"].url, headers=auth, timeout=10
+    )
+    reporting = httpx.Client(
+        base_url=local_system.services["reporting"].url, headers=auth, timeout=10
+    )
+    school = enrolment.post("/v1/schools", json=SCHOOL)
+    assert school.status_code == 201, school.text
+    cohort = enrolment.post("/v1/cohorts", json=COHORT)
+    assert cohort.status_code == 201, cohort.text
+    enrolled = enrolment.post(
+        "/v1/trainers", json=trainer(school.json()["id"], cohort.json()["id"])
+    )
+    assert enrolled.status_code == 201, enrolled.text
+
+    started = time.monotonic()
+    indicators: dict[str, int] = {}
+    while time.monotonic() - started < 10:
+        indicators = reporting.get("/v1/indicators").json()
+        if indicators.get("trainers_enrolled") == 1:
+            break
+        time.sleep(0.05)
+    assert indicators["schools_participating"] == 1
+    assert indicators["trainers_enrolled"] == 1
+    assert indicators["trainers_active"] == 1
