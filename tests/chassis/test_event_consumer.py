@@ -1,0 +1,167 @@
+"""Consuming events on a real nats-server: ack after commit, the inbox, dead letters with
+reasons, and transient faults retried instead of dropped."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from nats.js.client import JetStreamContext
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from yts_chassis.consumer import EventHandler, RejectEvent
+from yts_contracts.envelope import ReceivedEvent
+from yts_contracts.streams import DLQ_STREAM
+
+from tests.chassis.rig import (
+    ConsumerRig,
+    applied_names,
+    consumer_rig,
+    record_school,
+    school_event,
+)
+from tests.support.events import stream_messages
+from tests.support.services import eventually
+
+
+async def dead_letters_of(js: JetStreamContext, consumer: str) -> list:
+    messages = await stream_messages(js, DLQ_STREAM, "yts.dlq.tests.>", timeout=0.5)
+    return [m for m in messages if m.headers and m.headers.get("yts-dlq-consumer") == consumer]
+
+
+@pytest.mark.parametrize("batch_size", [1, 50])
+async def test_poison_messages_go_to_the_dlq_with_a_reason_and_the_consumer_keeps_going(
+    js: JetStreamContext, provisioned: str, database_factory, batch_size: int
+) -> None:
+    async with consumer_rig(js, provisioned, await database_factory("consumer"),
+                            batch_size=batch_size) as rig:
+        subject, headers, body = school_event("Before the poison")
+        await js.publish(subject, body, headers=headers)
+        # Not JSON at all.
+        _, bad_headers, _ = school_event("ignored")
+        await js.publish(subject, b"{not json", headers=bad_headers)
+        # Valid JSON, invalid data (no district).
+        _, invalid_headers, valid_body = school_event("No district")
+        payload = json.loads(valid_body)
+        del payload["district"]
+        await js.publish(subject, json.dumps(payload).encode(), headers=invalid_headers)
+        # No CloudEvents headers.
+        await js.publish(subject, valid_body, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+        subject, headers, body = school_event("After the poison")
+        await js.publish(subject, body, headers=headers)
+
+        async def both_applied() -> bool:
+            return await applied_names(rig.db) == ["Before the poison", "After the poison"]
+
+        await eventually(both_applied)
+
+        async def three_dead() -> list:
+            dead = await dead_letters_of(js, rig.durable.durable)
+            return dead if len(dead) == 3 else []
+
+        dead = await eventually(three_dead)
+        reasons = sorted(m.headers["yts-dlq-reason"] for m in dead)
+        assert any("not JSON" in r for r in reasons), reasons
+        assert any("district" in r and "Field required" in r for r in reasons), reasons
+        assert any("missing CloudEvents header" in r for r in reasons), reasons
+        assert all(m.headers["yts-dlq-original-subject"] == subject for m in dead)
+        info = await js.consumer_info("YTS_ENROLMENT", rig.durable.durable)
+        assert info.num_ack_pending == 0  # terminated, not waiting for redelivery
+
+
+async def test_a_redelivered_or_republished_event_changes_nothing(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    async with consumer_rig(js, provisioned, await database_factory("consumer")) as rig:
+        event_id = str(uuid.uuid4())
+        subject, headers, body = school_event("Once only", event_id=event_id)
+        await js.publish(subject, body, headers=headers)
+        # The same event again under another Nats-Msg-Id, so the server does not drop it.
+        await js.publish(subject, body, headers={**headers, "Nats-Msg-Id": f"{event_id}-again"})
+        subject2, headers2, body2 = school_event("Next")
+        await js.publish(subject2, body2, headers=headers2)
+
+        async def settled() -> bool:
+            return await applied_names(rig.db) == ["Once only", "Next"]
+
+        await eventually(settled)
+        info = await js.consumer_info("YTS_ENROLMENT", rig.durable.durable)
+        assert info.num_ack_pending == 0
+        assert info.delivered.consumer_seq == 3
+        assert await applied_names(rig.db) == ["Once only", "Next"]
+
+
+def flaky(failures: int, error: BaseException) -> object:
+    def make(rig: ConsumerRig) -> EventHandler:
+        async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
+            rig.calls.append(event.attributes.id)
+            if len(rig.calls) <= failures:
+                raise error
+            await record_school(session, event)
+
+        return handler
+
+    return make
+
+
+async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_lettered(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("database is down"))
+    # More failures than max_attempts: a transient fault must still not be dead-lettered.
+    async with consumer_rig(js, provisioned, await database_factory("consumer"),
+                            handler=flaky(5, outage)) as rig:  # type: ignore[arg-type]
+        subject, headers, body = school_event("Survives the outage")
+        await js.publish(subject, body, headers=headers)
+
+        async def applied() -> bool:
+            return await applied_names(rig.db) == ["Survives the outage"]
+
+        await eventually(applied, timeout=15)
+        assert len(rig.calls) == 6
+        assert await dead_letters_of(js, rig.durable.durable) == []
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_last_attempt(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    async with consumer_rig(js, provisioned, await database_factory("consumer"),
+                            handler=flaky(100, ValueError("bug"))) as rig:  # type: ignore[arg-type]
+        subject, headers, body = school_event("Never applies")
+        await js.publish(subject, body, headers=headers)
+
+        async def dead() -> list:
+            return await dead_letters_of(js, rig.durable.durable)
+
+        letters = await eventually(dead, timeout=15)
+        assert "handler failed 3 times" in letters[0].headers["yts-dlq-reason"]
+        assert "ValueError('bug')" in letters[0].headers["yts-dlq-reason"]
+        assert len(rig.calls) == 3
+        assert await applied_names(rig.db) == []
+
+
+async def test_an_event_the_handler_rejects_is_dead_lettered_at_once_and_the_batch_goes_on(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    def rejecting(rig: ConsumerRig) -> EventHandler:
+        async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
+            rig.calls.append(event.attributes.id)
+            if getattr(event.data, "name", "") == "Rejected":
+                raise RejectEvent("the school is not one of ours")
+            await record_school(session, event)
+
+        return handler
+
+    async with consumer_rig(js, provisioned, await database_factory("consumer"),
+                            batch_size=20, handler=rejecting) as rig:
+        for name in ("First", "Rejected", "Third"):
+            subject, headers, body = school_event(name)
+            await js.publish(subject, body, headers=headers)
+
+        async def settled() -> bool:
+            return await applied_names(rig.db) == ["First", "Third"]
+
+        await eventually(settled)
+        letters = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
+        assert letters[0].headers["yts-dlq-reason"] == "the school is not one of ours"
