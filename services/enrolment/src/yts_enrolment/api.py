@@ -20,6 +20,7 @@ from yts_enrolment.schemas import (
     SchoolOut,
     TrainerIn,
     TrainerOut,
+    WithdrawalIn,
 )
 from yts_enrolment.store import Cohort, School, Trainer
 
@@ -163,5 +164,24 @@ def build_router(deps: usecases.Deps) -> APIRouter:
             raise Problem.not_found("trainer", trainer_id)
         ensure_school_access(principal, trainer.school_id)
         return trainer_out(trainer)
+
+    @router.post(
+        "/trainers/{trainer_id}/withdrawal",
+        tags=["trainers"],
+        summary="Withdraw an active trainer from the programme",
+        responses={409: {"description": "the trainer is not active"}},
+    )
+    async def withdraw_trainer(
+        trainer_id: uuid.UUID, body: WithdrawalIn, principal: Staff
+    ) -> TrainerOut:
+        return trainer_out(await usecases.withdraw_trainer(deps, trainer_id, body, principal))
+
+    @router.delete(
+        "/trainers/{trainer_id}/personal-data",
+        tags=["trainers"],
+        summary="Erase a trainer's personal data (keeps an anonymous tombstone)",
+    )
+    async def erase_personal_data(trainer_id: uuid.UUID, principal: Staff) -> TrainerOut:
+        return trainer_out(await usecases.erase_personal_data(deps, trainer_id, principal))
 
     return router

@@ -8,42 +8,33 @@ import unicodedata
 from datetime import date
 from enum import StrEnum
 
+from yts_contracts.enrolment import WithdrawalReason
+from yts_contracts.vocabulary import District, Gender
 
-class District(StrEnum):
-    """Almaty's eight districts."""
-
-    alatau = "Alatau"
-    almaly = "Almaly"
-    auezov = "Auezov"
-    bostandyk = "Bostandyk"
-    zhetysu = "Zhetysu"
-    medeu = "Medeu"
-    nauryzbay = "Nauryzbay"
-    turksib = "Turksib"
+__all__ = [
+    "GRADES",
+    "District",
+    "Gender",
+    "Locale",
+    "TrainerStatus",
+    "WithdrawalReason",
+    "cohort_accepts_enrolment",
+    "cohort_name_matches_dates",
+    "person_key",
+]
 
 
 class Locale(StrEnum):
+    """Language a coordinator reads mail in."""
+
     kk = "kk"
     ru = "ru"
     en = "en"
 
 
-class Gender(StrEnum):
-    female = "female"
-    male = "male"
-    undisclosed = "undisclosed"
-
-
 class TrainerStatus(StrEnum):
     active = "active"
     withdrawn = "withdrawn"
-
-
-class WithdrawalReason(StrEnum):
-    moved_school = "moved_school"
-    graduated = "graduated"
-    personal = "personal"
-    other = "other"
 
 
 GRADES = (9, 10, 11)

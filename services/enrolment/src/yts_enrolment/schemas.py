@@ -9,7 +9,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from yts_enrolment.domain import District, Gender, Locale
+from yts_enrolment.domain import District, Gender, Locale, WithdrawalReason
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
@@ -87,13 +87,19 @@ class TrainerIn(Strict):
     first_name: Name
     last_name: Name
     grade: Literal[9, 10, 11] = Field(description="school grade: 9, 10 or 11")
-    gender: Gender = Gender.undisclosed
+    gender: Gender = Gender.UNDISCLOSED
     languages: list[LanguageCode] = Field(min_length=1, max_length=5, examples=[["kk", "ru"]])
     guardian_consent: GuardianConsent = Field(
         description="required: a trainer is a minor and is enrolled only with a guardian's consent"
     )
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         default=None, description="free text; personal data, never published"
+    )
+
+
+class WithdrawalIn(Strict):
+    reason: WithdrawalReason = Field(
+        description="moved_school, graduated, personal or other (a category: no free text)"
     )
 
 

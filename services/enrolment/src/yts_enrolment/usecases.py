@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from yts_chassis.auth import Principal, ensure_school_access
 from yts_chassis.database import Database
 from yts_chassis.errors import Problem
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
-from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrolled
+from yts_contracts.enrolment import (
+    CohortOpened,
+    SchoolRegistered,
+    TrainerEnrolled,
+    TrainerErased,
+    TrainerWithdrawn,
+)
 from yts_contracts.private import SchoolContact
 
 from yts_enrolment import domain
-from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn
+from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn, WithdrawalIn
 from yts_enrolment.store import Cohort, School, Trainer
 
 
@@ -174,5 +183,62 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
                 languages=trainer.languages,
                 enrolled_at=trainer.enrolled_at,
             ),
+        )
+    return trainer
+
+
+async def _trainer_for(
+    session: AsyncSession, trainer_id: uuid.UUID, principal: Principal
+) -> Trainer:
+    trainer = await session.get(Trainer, trainer_id, with_for_update=True)
+    if trainer is None:
+        raise Problem.not_found("trainer", trainer_id)
+    ensure_school_access(principal, trainer.school_id)
+    return trainer
+
+
+async def withdraw_trainer(
+    deps: Deps, trainer_id: uuid.UUID, cmd: WithdrawalIn, principal: Principal
+) -> Trainer:
+    async with deps.db.transaction() as session:
+        trainer = await _trainer_for(session, trainer_id, principal)
+        if trainer.status != domain.TrainerStatus.active.value:
+            raise Problem.conflict(
+                "status",
+                "only_active",
+                f"the trainer is {trainer.status}; only an active trainer can be withdrawn",
+            )
+        trainer.status = domain.TrainerStatus.withdrawn.value
+        trainer.withdrawn_at = _now()
+        trainer.withdrawal_reason = cmd.reason.value
+        await deps.outbox.add(
+            session,
+            TrainerWithdrawn(
+                trainer_id=trainer.id,
+                school_id=trainer.school_id,
+                reason=cmd.reason,
+                withdrawn_at=trainer.withdrawn_at,
+            ),
+        )
+    return trainer
+
+
+async def erase_personal_data(deps: Deps, trainer_id: uuid.UUID, principal: Principal) -> Trainer:
+    """Remove names, consent details and free text; keep an anonymous tombstone (id, school,
+    cohort, grade, gender, languages, status) so that counts stay right. Erasing twice is
+    harmless: the second time nothing is left to remove and nothing is published."""
+    async with deps.db.transaction() as session:
+        trainer = await _trainer_for(session, trainer_id, principal)
+        if trainer.erased_at is not None:
+            return trainer
+        trainer.first_name = None
+        trainer.last_name = None
+        trainer.guardian_name = None
+        trainer.guardian_consent_on = None
+        trainer.notes = None
+        trainer.person_key = None
+        trainer.erased_at = _now()
+        await deps.outbox.add(
+            session, TrainerErased(trainer_id=trainer.id, erased_at=trainer.erased_at)
         )
     return trainer
