@@ -68,9 +68,7 @@ async def applied_names(db: Database) -> list[str]:
 
 async def count(db: Database, table: Table) -> int:
     async with db.session() as session:
-        return int(
-            (await session.execute(select(func.count()).select_from(table))).scalar_one()
-        )
+        return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
 
 
 @dataclass
@@ -89,7 +87,8 @@ async def record_school(session: AsyncSession, event: ReceivedEvent) -> None:
     position = await session.execute(select(func.count()).select_from(applied_table))
     await session.execute(
         applied_table.insert().values(
-            event_id=event.attributes.id, school_name=data.name,
+            event_id=event.attributes.id,
+            school_name=data.name,
             position=int(position.scalar_one()),
         )
     )
@@ -108,13 +107,18 @@ async def consumer_rig(
     """A durable consumer of our own on YTS_ENROLMENT (only new messages), bound by the
     chassis' subscriber, applying school.registered events into ``applied_events``."""
     name = f"test-{uuid.uuid4().hex[:10]}"
-    durable = DurableConsumer("tests", name, ENROLMENT_STREAM,
-                              "yts.enrolment.school.registered.v1", "chassis test")
+    durable = DurableConsumer(
+        "tests", name, ENROLMENT_STREAM, "yts.enrolment.school.registered.v1", "chassis test"
+    )
     await js.add_consumer(
         ENROLMENT_STREAM,
         config=ConsumerConfig(
-            durable_name=name, deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT,
-            filter_subject=durable.filter_subject, ack_wait=30, max_deliver=-1,
+            durable_name=name,
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=durable.filter_subject,
+            ack_wait=30,
+            max_deliver=-1,
         ),
     )
     db = await fresh_database(database_url)

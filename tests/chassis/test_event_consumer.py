@@ -34,8 +34,9 @@ async def dead_letters_of(js: JetStreamContext, consumer: str) -> list:
 async def test_poison_messages_go_to_the_dlq_with_a_reason_and_the_consumer_keeps_going(
     js: JetStreamContext, provisioned: str, database_factory, batch_size: int
 ) -> None:
-    async with consumer_rig(js, provisioned, await database_factory("consumer"),
-                            batch_size=batch_size) as rig:
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), batch_size=batch_size
+    ) as rig:
         subject, headers, body = school_event("Before the poison")
         await js.publish(subject, body, headers=headers)
         # Not JSON at all.
@@ -110,8 +111,9 @@ async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_l
 ) -> None:
     outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("database is down"))
     # More failures than max_attempts: a transient fault must still not be dead-lettered.
-    async with consumer_rig(js, provisioned, await database_factory("consumer"),
-                            handler=flaky(5, outage)) as rig:  # type: ignore[arg-type]
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), handler=flaky(5, outage)
+    ) as rig:  # type: ignore[arg-type]
         subject, headers, body = school_event("Survives the outage")
         await js.publish(subject, body, headers=headers)
 
@@ -126,8 +128,9 @@ async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_l
 async def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_last_attempt(
     js: JetStreamContext, provisioned: str, database_factory
 ) -> None:
-    async with consumer_rig(js, provisioned, await database_factory("consumer"),
-                            handler=flaky(100, ValueError("bug"))) as rig:  # type: ignore[arg-type]
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), handler=flaky(100, ValueError("bug"))
+    ) as rig:  # type: ignore[arg-type]
         subject, headers, body = school_event("Never applies")
         await js.publish(subject, body, headers=headers)
 
@@ -153,8 +156,9 @@ async def test_an_event_the_handler_rejects_is_dead_lettered_at_once_and_the_bat
 
         return handler
 
-    async with consumer_rig(js, provisioned, await database_factory("consumer"),
-                            batch_size=20, handler=rejecting) as rig:
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), batch_size=20, handler=rejecting
+    ) as rig:
         for name in ("First", "Rejected", "Third"):
             subject, headers, body = school_event(name)
             await js.publish(subject, body, headers=headers)

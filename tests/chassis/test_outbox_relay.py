@@ -27,8 +27,13 @@ from tests.support.services import eventually
 
 
 def school(name: str) -> SchoolRegistered:
-    return SchoolRegistered(school_id=uuid.uuid4(), name=name, district="Medeu",
-                            languages=["ru"], registered_at=datetime.now(UTC))
+    return SchoolRegistered(
+        school_id=uuid.uuid4(),
+        name=name,
+        district="Medeu",
+        languages=["ru"],
+        registered_at=datetime.now(UTC),
+    )
 
 
 class Publisher:
@@ -127,8 +132,15 @@ async def test_events_wait_while_nats_is_down_and_are_published_once_in_order_af
     try:
         await provision(nc.jetstream())
         publisher.nc = nc
-        relay = OutboxRelay(db, outbox, publisher, service="tests", poll_seconds=0.2,
-                            publish_timeout=1.0, backoff_max=0.5)
+        relay = OutboxRelay(
+            db,
+            outbox,
+            publisher,
+            service="tests",
+            poll_seconds=0.2,
+            publish_timeout=1.0,
+            backoff_max=0.5,
+        )
         relay.start()
         await stage(db, outbox, ["before-1", "before-2"])
         await eventually(lambda: _published_count(db, outbox, 2))
