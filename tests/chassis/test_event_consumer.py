@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 
 import pytest
 from nats.js.client import JetStreamContext
@@ -93,7 +94,7 @@ async def test_a_redelivered_or_republished_event_changes_nothing(
         assert await applied_names(rig.db) == ["Once only", "Next"]
 
 
-def flaky(failures: int, error: BaseException) -> object:
+def flaky(failures: int, error: BaseException) -> Callable[[ConsumerRig], EventHandler]:
     def make(rig: ConsumerRig) -> EventHandler:
         async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
             rig.calls.append(event.attributes.id)
@@ -113,7 +114,7 @@ async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_l
     # More failures than max_attempts: a transient fault must still not be dead-lettered.
     async with consumer_rig(
         js, provisioned, await database_factory("consumer"), handler=flaky(5, outage)
-    ) as rig:  # type: ignore[arg-type]
+    ) as rig:
         subject, headers, body = school_event("Survives the outage")
         await js.publish(subject, body, headers=headers)
 
@@ -130,7 +131,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_last_atte
 ) -> None:
     async with consumer_rig(
         js, provisioned, await database_factory("consumer"), handler=flaky(100, ValueError("bug"))
-    ) as rig:  # type: ignore[arg-type]
+    ) as rig:
         subject, headers, body = school_event("Never applies")
         await js.publish(subject, body, headers=headers)
 

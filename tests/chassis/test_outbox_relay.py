@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from sqlalchemy import select, update
 from yts_chassis.database import Database
@@ -40,7 +41,7 @@ class Publisher:
     """The relay's view of NATS: a JetStream context while connected."""
 
     def __init__(self) -> None:
-        self.nc: nats.aio.client.Client | None = None
+        self.nc: NatsClient | None = None
 
     def __call__(self) -> JetStreamContext | None:
         if self.nc is None or not self.nc.is_connected:
@@ -92,9 +93,10 @@ async def test_committed_events_are_published_in_order_with_their_id_as_msg_id(
     await relay.stop()
     messages = await stream_messages(js, "YTS_ENROLMENT", "yts.enrolment.school.registered.v1")
     ours = [m for m in messages if m.headers and m.headers.get("ce-id") in ids]
-    assert [m.headers["ce-id"] for m in ours] == ids
-    assert all(m.headers["Nats-Msg-Id"] == m.headers["ce-id"] for m in ours)
-    assert all(m.headers["Content-Type"] == "application/json" for m in ours)
+    headers = [m.headers or {} for m in ours]
+    assert [h["ce-id"] for h in headers] == ids
+    assert all(h["Nats-Msg-Id"] == h["ce-id"] for h in headers)
+    assert all(h["Content-Type"] == "application/json" for h in headers)
     async with db.session() as session:
         unpublished = await session.execute(
             select(outbox.table.c.event_id).where(outbox.table.c.published_at.is_(None))
@@ -174,5 +176,5 @@ async def _published_count(db: Database, outbox: Outbox, expected: int) -> bool:
         return len(rows.all()) == expected
 
 
-async def _disconnected(nc: nats.aio.client.Client) -> bool:
+async def _disconnected(nc: NatsClient) -> bool:
     return not nc.is_connected
