@@ -42,6 +42,8 @@ def make_broker(settings: ServiceSettings, **extra: Any) -> NatsBroker:
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": 1,
         "connect_timeout": 2,
+        # On shutdown, wait this long for handlers already running to finish.
+        "graceful_timeout": 10.0,
         "inbox_prefix": settings.nats_inbox_prefix,
         # FastStream's per-message lines go through our logging at DEBUG: the chassis writes
         # one canonical line per handled event instead.

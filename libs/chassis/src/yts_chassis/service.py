@@ -137,12 +137,20 @@ class ServiceRuntime:
         self._connector = asyncio.create_task(self._connect_broker(), name="nats-connect")
 
     async def stop(self) -> None:
-        """Drain: stop taking new messages, let in-flight handlers finish, publish what the
-        outbox holds (bounded), then close."""
+        """Drain: stop fetching and let in-flight handlers finish (FastStream's graceful
+        timeout), publish what the outbox holds (bounded), then close the connection. A
+        SIGKILL at any point loses nothing either: unacked messages come back, unpublished
+        outbox rows wait."""
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
+        if self.broker_started:
+            for subscriber in self.broker.subscribers:
+                try:
+                    await subscriber.stop()
+                except Exception as exc:
+                    log.warning("subscriber stop", error=repr(exc))
         await self.relay.stop()
         try:
             await self.broker.stop()
