@@ -45,11 +45,11 @@ def up(
         if demo:
             typer.echo("the demo programme arrives with its issue; starting without it")
         assert system.nats is not None
-        typer.echo(f"\nNATS        {system.nats.url}  (JetStream store: {system.nats.store_dir})")
+        typer.echo(f"\nNATS          {system.nats.url}  (JetStream store: {system.nats.store_dir})")
         for name, service in system.services.items():
-            typer.echo(f"{name:<12}{service.url}   docs: {service.url}/docs")
-        typer.echo(f"\nadmin token {system.token}")
-        typer.echo(f"logs        {state_dir / 'logs'}")
+            typer.echo(f"{name:<14}{service.url}   docs: {service.url}/docs")
+        typer.echo(f"\nadmin token   {system.token}")
+        typer.echo(f"logs          {state_dir / 'logs'}")
         typer.echo("\nCtrl-C stops everything.")
         while not stop:
             dead = system.first_dead()
