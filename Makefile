@@ -9,6 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
+export UV := $(abspath $(UV))
 
 .PHONY: up demo test test-long lint format bench sync contracts clean
 
