@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 tokens_app = typer.Typer(help="Bearer tokens (only hashes are stored).", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+reporting_app = typer.Typer(help="Reporting read models.", no_args_is_help=True)
+app.add_typer(reporting_app, name="reporting")
 
 STATE = Path(".state")
 
@@ -95,6 +97,19 @@ def create_token(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     typer.echo(token)
+
+
+@reporting_app.command(
+    "rebuild",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def reporting_rebuild(ctx: typer.Context) -> None:
+    """Replay the streams into fresh read models and switch over (see `--help` of
+    `python -m yts_reporting.rebuild`). Runs in the reporting service's own environment."""
+    import subprocess
+    import sys
+
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "yts_reporting.rebuild", *ctx.args]))
 
 
 def main() -> None:

@@ -6,12 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import func, select
-from sqlmodel import col
 from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles
 from yts_chassis.errors import Problem
 
-from yts_enrolment import usecases
+from yts_enrolment import queries, usecases
+from yts_enrolment.domain import District, TrainerStatus
 from yts_enrolment.schemas import (
     CohortIn,
     CohortOut,
@@ -26,6 +25,8 @@ from yts_enrolment.store import Cohort, School, Trainer
 
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Staff = Annotated[Principal, Depends(require_roles(Role.admin, Role.coordinator))]
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Query(ge=0, description="items to skip")]
 
 PROBLEMS = {
     401: {"description": "no or unknown bearer token"},
@@ -62,30 +63,21 @@ def build_router(deps: usecases.Deps) -> APIRouter:
     @router.get("/schools", tags=["schools"], summary="List schools")
     async def list_schools(
         _: Staff,
-        district: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        district: District | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Page[SchoolOut]:
-        async with deps.db.session() as session:
-            query = select(School)
-            if district:
-                query = query.where(col(School.district) == district)
-            total = (
-                await session.execute(select(func.count()).select_from(query.subquery()))
-            ).scalar_one()
-            rows = (
-                (await session.execute(query.order_by(School.name).limit(limit).offset(offset)))
-                .scalars()
-                .all()
-            )
+        found = await queries.schools(deps.db, district=district, limit=limit, offset=offset)
         return Page[SchoolOut](
-            items=[school_out(s) for s in rows], total=total, limit=limit, offset=offset
+            items=[school_out(s) for s in found.items],
+            total=found.total,
+            limit=limit,
+            offset=offset,
         )
 
     @router.get("/schools/{school_id}", tags=["schools"], summary="One school")
     async def get_school(school_id: uuid.UUID, _: Staff) -> SchoolOut:
-        async with deps.db.session() as session:
-            school = await session.get(School, school_id)
+        school = await queries.school(deps.db, school_id)
         if school is None:
             raise Problem.not_found("school", school_id)
         return school_out(school)
@@ -101,9 +93,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
 
     @router.get("/cohorts", tags=["cohorts"], summary="List cohorts")
     async def list_cohorts(_: Staff) -> list[CohortOut]:
-        async with deps.db.session() as session:
-            rows = (await session.execute(select(Cohort).order_by(col(Cohort.starts_on)))).scalars()
-            return [cohort_out(c) for c in rows]
+        return [cohort_out(c) for c in await queries.cohorts(deps.db)]
 
     @router.post(
         "/trainers",
@@ -120,46 +110,33 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         principal: Staff,
         school_id: uuid.UUID | None = None,
         cohort_id: uuid.UUID | None = None,
-        status_: Annotated[
-            str | None, Query(alias="status", pattern="^(active|withdrawn)$")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        status_: Annotated[TrainerStatus | None, Query(alias="status")] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Page[TrainerOut]:
+        """Coordinators see their own school's trainers only."""
         if principal.role is Role.coordinator:
             if school_id is not None:
                 ensure_school_access(principal, school_id)
             school_id = principal.school_id
-        query = select(Trainer)
-        if school_id is not None:
-            query = query.where(col(Trainer.school_id) == school_id)
-        if cohort_id is not None:
-            query = query.where(col(Trainer.cohort_id) == cohort_id)
-        if status_ is not None:
-            query = query.where(col(Trainer.status) == status_)
-        async with deps.db.session() as session:
-            total = (
-                await session.execute(select(func.count()).select_from(query.subquery()))
-            ).scalar_one()
-            rows = (
-                (
-                    await session.execute(
-                        query.order_by(col(Trainer.enrolled_at), col(Trainer.id))
-                        .limit(limit)
-                        .offset(offset)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        found = await queries.trainers(
+            deps.db,
+            school_id=school_id,
+            cohort_id=cohort_id,
+            status=status_,
+            limit=limit,
+            offset=offset,
+        )
         return Page[TrainerOut](
-            items=[trainer_out(t) for t in rows], total=total, limit=limit, offset=offset
+            items=[trainer_out(t) for t in found.items],
+            total=found.total,
+            limit=limit,
+            offset=offset,
         )
 
     @router.get("/trainers/{trainer_id}", tags=["trainers"], summary="One trainer")
     async def get_trainer(trainer_id: uuid.UUID, principal: Staff) -> TrainerOut:
-        async with deps.db.session() as session:
-            trainer = await session.get(Trainer, trainer_id)
+        trainer = await queries.trainer(deps.db, trainer_id)
         if trainer is None:
             raise Problem.not_found("trainer", trainer_id)
         ensure_school_access(principal, trainer.school_id)

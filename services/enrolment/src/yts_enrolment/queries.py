@@ -1,0 +1,79 @@
+"""Enrolment's read side: lists and lookups for the HTTP routes (no effects, no events)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from yts_chassis.database import Database
+
+from yts_enrolment.domain import District, TrainerStatus
+from yts_enrolment.store import Cohort, School, Trainer
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class Slice(Generic[Row]):
+    items: list[Row]
+    total: int
+
+
+async def _page(
+    session: AsyncSession, query: Select[Any], order: list[Any], limit: int, offset: int
+) -> Slice[Any]:
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = (await session.execute(query.order_by(*order).limit(limit).offset(offset))).scalars()
+    return Slice(items=list(rows), total=int(total))
+
+
+async def schools(
+    db: Database, *, district: District | None, limit: int, offset: int
+) -> Slice[School]:
+    query = select(School)
+    if district is not None:
+        query = query.where(col(School.district) == district.value)
+    async with db.session() as session:
+        return await _page(session, query, [col(School.name)], limit, offset)
+
+
+async def school(db: Database, school_id: uuid.UUID) -> School | None:
+    async with db.session() as session:
+        return await session.get(School, school_id)
+
+
+async def cohorts(db: Database) -> list[Cohort]:
+    async with db.session() as session:
+        rows = await session.execute(select(Cohort).order_by(col(Cohort.starts_on)))
+        return list(rows.scalars())
+
+
+async def trainers(
+    db: Database,
+    *,
+    school_id: uuid.UUID | None,
+    cohort_id: uuid.UUID | None,
+    status: TrainerStatus | None,
+    limit: int,
+    offset: int,
+) -> Slice[Trainer]:
+    query = select(Trainer)
+    if school_id is not None:
+        query = query.where(col(Trainer.school_id) == school_id)
+    if cohort_id is not None:
+        query = query.where(col(Trainer.cohort_id) == cohort_id)
+    if status is not None:
+        query = query.where(col(Trainer.status) == status.value)
+    async with db.session() as session:
+        return await _page(
+            session, query, [col(Trainer.enrolled_at), col(Trainer.id)], limit, offset
+        )
+
+
+async def trainer(db: Database, trainer_id: uuid.UUID) -> Trainer | None:
+    async with db.session() as session:
+        return await session.get(Trainer, trainer_id)
