@@ -254,3 +254,20 @@ async def test_events_reach_the_stream_after_the_request(enrolment: httpx.AsyncC
         return any(m.headers and m.headers.get("ce-subject") == trainer_id for m in messages)
 
     await eventually(published)
+
+
+async def test_malformed_json_and_unknown_routes_get_problems_not_500s(
+    enrolment: httpx.AsyncClient,
+) -> None:
+    broken = await enrolment.post(
+        "/v1/trainers", content=b'{"grade": 10,', headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert broken.headers["content-type"] == "application/problem+json"
+    assert broken.json()["errors"][0]["rule"] == "json_invalid"
+    missing = await enrolment.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong_method = await enrolment.put("/v1/schools")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"] == "application/problem+json"

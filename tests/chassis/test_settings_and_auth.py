@@ -1,0 +1,88 @@
+"""Settings refuse bad values at start-up naming the variable; tokens are stored as hashes and
+shown once; roles are enforced with problem+json."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from yts_chassis.auth import Role, TokenFile, TokenRegistry, hash_token
+from yts_chassis.settings import SettingsError, load_settings
+from yts_deploy.cli import app
+from yts_enrolment.settings import EnrolmentSettings
+
+
+def test_a_bad_setting_stops_the_service_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("YTS_ENROLMENT_NATS_URL", "http://localhost:4222")
+    monkeypatch.setenv("YTS_ENROLMENT_DATABASE_URL", "mysql://nope")
+    with pytest.raises(SettingsError) as stopped:
+        load_settings(EnrolmentSettings)
+    message = str(stopped.value)
+    assert "YTS_ENROLMENT_NATS_URL" in message
+    assert "YTS_ENROLMENT_DATABASE_URL" in message
+
+
+def test_yts_tokens_create_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> None:
+    school = uuid.uuid4()
+    path = tmp_path / "tokens.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "tokens",
+            "create",
+            "--role",
+            "coordinator",
+            "--school",
+            str(school),
+            "--label",
+            "deputy of No. 12",
+            "--tokens-file",
+            str(path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    stored = path.read_text()
+    assert token not in stored
+    assert json.loads(stored)["tokens"][0]["sha256"] == hash_token(token)
+    principal = TokenRegistry(tokens_file=path).identify(token)
+    assert principal is not None
+    assert (principal.role, principal.school_id) == (Role.coordinator, school)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_coordinator_token_needs_a_school_and_others_may_not_have_one(tmp_path: Path) -> None:
+    tokens = TokenFile(tmp_path / "tokens.json")
+    with pytest.raises(ValueError, match="bound to a school"):
+        tokens.create(Role.coordinator, "no school")
+    with pytest.raises(ValueError, match="only coordinator"):
+        tokens.create(Role.partner, "UNESCO", uuid.uuid4())
+    runner = CliRunner().invoke(
+        app,
+        [
+            "tokens",
+            "create",
+            "--role",
+            "coordinator",
+            "--label",
+            "x",
+            "--tokens-file",
+            str(tmp_path / "t.json"),
+        ],
+    )
+    assert runner.exit_code != 0
+
+
+def test_a_new_token_is_recognised_without_restarting_the_service(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    registry = TokenRegistry(tokens_file=path)
+    assert registry.identify("yts_unknown") is None
+    token = TokenFile(path).create(Role.partner, "methodological centre")
+    principal = registry.identify(token)
+    assert principal is not None
+    assert principal.role is Role.partner
