@@ -32,7 +32,7 @@ demo: sync  ## the same, filled with a demo programme
 lint: sync  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts/src libs/chassis/src services/*/src deploy/src tests
+	$(BIN)/mypy contracts/src libs/chassis/src services/*/src deploy/src tests bench
 
 test: lint  ## lint, type-check and the whole test suite (SQLite; PostgreSQL with YTS_TEST_POSTGRES_URL)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
