@@ -49,7 +49,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if USE_CONTAINERS:
         from testcontainers.community.nats import NatsContainer
 
-        with NatsContainer("nats:2.15-alpine").with_command("-js") as container:
+        with NatsContainer("nats:2.15.1-alpine", jetstream=True) as container:
             yield container.nats_uri()
         return
     server = NatsServer(store_dir=tmp_path_factory.mktemp("nats"), name="yts-test")
