@@ -103,6 +103,7 @@ async def consumer_rig(
     batch_size: int = 1,
     retry: RetryPolicy | None = None,
     handler: Callable[[ConsumerRig], EventHandler] | None = None,
+    ack_wait: float = 30,
 ) -> AsyncIterator[ConsumerRig]:
     """A durable consumer of our own on YTS_ENROLMENT (only new messages), bound by the
     chassis' subscriber, applying school.registered events into ``applied_events``."""
@@ -117,7 +118,7 @@ async def consumer_rig(
             deliver_policy=DeliverPolicy.NEW,
             ack_policy=AckPolicy.EXPLICIT,
             filter_subject=durable.filter_subject,
-            ack_wait=30,
+            ack_wait=ack_wait,
             max_deliver=-1,
         ),
     )
@@ -138,6 +139,7 @@ async def consumer_rig(
         dead_letters=DeadLetters("tests", jetstream),
         handlers={SchoolRegistered.event_type: chosen},
         retry=retry or RetryPolicy(base_seconds=0.05, max_seconds=0.2, max_attempts=3),
+        heartbeat_seconds=ack_wait / 3,
     )
     router = NatsRouter()
 

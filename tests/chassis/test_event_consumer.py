@@ -3,10 +3,12 @@ reasons, and transient faults retried instead of dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
 
+import nats
 import pytest
 from nats.js.client import JetStreamContext
 from sqlalchemy.exc import OperationalError
@@ -170,3 +172,37 @@ async def test_an_event_the_handler_rejects_is_dead_lettered_at_once_and_the_bat
         await eventually(settled)
         letters = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
         assert letters[0].headers["yts-dlq-reason"] == "the school is not one of ours"
+
+
+async def test_a_batch_slower_than_the_ack_wait_is_kept_in_progress_not_given_to_a_replica(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    def slow(rig: ConsumerRig) -> EventHandler:
+        async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
+            rig.calls.append(event.attributes.id)
+            await asyncio.sleep(3.5)  # well past the 1.5 s ack wait
+            await record_school(session, event)
+
+        return handler
+
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), handler=slow, ack_wait=1.5
+    ) as rig:
+        subject, headers, body = school_event("Slow but once")
+        await js.publish(subject, body, headers=headers)
+        await eventually(lambda: _started(rig))
+        # A second replica pulls from the same durable while the first is still working.
+        replica = await js.pull_subscribe_bind(durable=rig.durable.durable, stream="YTS_ENROLMENT")
+        with pytest.raises(nats.errors.TimeoutError):
+            await replica.fetch(1, timeout=2.5)
+        await replica.unsubscribe()
+
+        async def applied() -> bool:
+            return await applied_names(rig.db) == ["Slow but once"]
+
+        await eventually(applied, timeout=15)
+        assert len(rig.calls) == 1
+
+
+async def _started(rig: ConsumerRig) -> bool:
+    return bool(rig.calls)

@@ -14,6 +14,7 @@ Ack policy, chosen on purpose (see the design's known traps): subscribers use Fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -71,6 +72,7 @@ class EventConsumer:
         handlers: Mapping[str, EventHandler],
         retry: RetryPolicy | None = None,
         catalog: Catalog = CATALOG,
+        heartbeat_seconds: float = 5.0,
     ) -> None:
         self.service = service
         self.consumer = consumer
@@ -80,9 +82,30 @@ class EventConsumer:
         self.handlers = dict(handlers)
         self.retry = retry or RetryPolicy()
         self.catalog = catalog
+        self.heartbeat_seconds = heartbeat_seconds
 
     async def handle(self, messages: Sequence[Msg]) -> None:
-        """Handle a batch (or a single message) in delivery order."""
+        """Handle a batch (or a single message) in delivery order.
+
+        Consumers keep a short ack wait so that a crashed replica's messages come back soon;
+        while a long batch is being applied, a heartbeat tells the server it is in progress.
+        """
+        heartbeat = asyncio.create_task(self._heartbeat(messages))
+        try:
+            await self._handle(messages)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, messages: Sequence[Msg]) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            for msg in messages:
+                if not msg.is_acked:
+                    await _quietly(msg.in_progress())
+
+    async def _handle(self, messages: Sequence[Msg]) -> None:
         started = time.perf_counter()
         relevant: list[tuple[Msg, ReceivedEvent]] = []
         ignored: list[Msg] = []

@@ -99,6 +99,7 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             handlers=handlers,
             retry=self.retry,
+            heartbeat_seconds=durable.ack_wait_seconds / 3,
         )
 
     async def nats_ready(self) -> bool:

@@ -20,7 +20,9 @@ class DurableConsumer:
     stream: str
     filter_subject: str
     description: str
-    ack_wait_seconds: float = 60.0
+    # Short, so that a crashed replica's messages are redelivered soon; handlers send
+    # in-progress heartbeats while a long batch is applied (see consumer.EventConsumer).
+    ack_wait_seconds: float = 15.0
     max_ack_pending: int = 2000
 
 
