@@ -101,6 +101,7 @@ async def consumer_rig(
     database_url: str,
     *,
     batch_size: int = 1,
+    batch_timeout: float = 0.3,
     retry: RetryPolicy | None = None,
     handler: Callable[[ConsumerRig], EventHandler] | None = None,
     ack_wait: float = 30,
@@ -143,7 +144,13 @@ async def consumer_rig(
     )
     router = NatsRouter()
 
-    @durable_subscriber(router, durable, batch_size=batch_size, batch_timeout=0.3)
+    @durable_subscriber(
+        router,
+        durable,
+        inbox_prefix=settings.nats_inbox_prefix,
+        batch_size=batch_size,
+        batch_timeout=batch_timeout,
+    )
     async def on_events(messages: Sequence[Msg]) -> None:
         await rig.consumer.handle(messages)
 

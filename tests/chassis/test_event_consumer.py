@@ -206,3 +206,32 @@ async def test_a_batch_slower_than_the_ack_wait_is_kept_in_progress_not_given_to
 
 async def _started(rig: ConsumerRig) -> bool:
     return bool(rig.calls)
+
+
+async def test_events_trickling_into_short_batches_are_applied_at_once_not_after_the_ack_wait(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    # A batch consumer with a short fill deadline, fed one event at a time: most fetches end
+    # on a partial batch whose deadline runs out. Each event must be applied as it comes, not
+    # held by a restarted pull loop until the server redelivers it (ack_wait: a minute here).
+    async with consumer_rig(
+        js,
+        provisioned,
+        await database_factory("consumer"),
+        batch_size=50,
+        batch_timeout=0.01,
+        ack_wait=60,
+    ) as rig:
+        names = [f"School {n:03d}" for n in range(300)]
+        for n, name in enumerate(names):
+            subject, headers, body = school_event(name)
+            await js.publish(subject, body, headers=headers)
+            await asyncio.sleep(0.001 * (n % 13))
+
+        async def all_applied() -> bool:
+            return await applied_names(rig.db) == names
+
+        await eventually(all_applied, timeout=20)
+        info = await js.consumer_info("YTS_ENROLMENT", rig.durable.durable)
+        assert info.num_ack_pending == 0
+        assert info.num_redelivered == 0

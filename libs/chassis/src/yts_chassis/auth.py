@@ -195,3 +195,13 @@ def require_roles(*roles: Role) -> Callable[..., Any]:
 def ensure_school_access(principal: Principal, school_id: uuid.UUID) -> None:
     if not principal.may_act_for_school(school_id):
         raise Problem(403, "Not your school", "A coordinator token acts only for its own school.")
+
+
+def school_scope(principal: Principal, school_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The school a list is limited to: what was asked for, and for a coordinator always
+    their own school (asking for another is a 403, not an empty list)."""
+    if principal.role is not Role.coordinator:
+        return school_id
+    if school_id is not None:
+        ensure_school_access(principal, school_id)
+    return principal.school_id

@@ -23,6 +23,7 @@ from faststream.nats import (
 )
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig
 
 from yts_chassis.logs import get_logger
@@ -63,10 +64,44 @@ async def _keep_raw(message: StreamMessage[Any]) -> Any:
     return None
 
 
+def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
+    """Make a fetch whose deadline passed end the fetch, never the pull loop.
+
+    FastStream 0.7.8's batch loop keeps fetching after a partial batch until its deadline, and
+    catches only ``nats.errors.TimeoutError``; nats-py 2.16 raises a plain
+    ``asyncio.TimeoutError`` when a short remaining deadline runs out. That escaped, the pull
+    task restarted and the messages it had fetched stayed unacked until ``ack_wait``: events
+    stalled for seconds at random. The subscription's ``fetch`` is wrapped as soon as it
+    exists, so both kinds of timeout mean "no more messages now".
+    """
+    create = subscriber._create_subscription
+
+    async def create_subscription() -> None:
+        await create()
+        pull = subscriber.subscription
+        if pull is None or getattr(pull, "_yts_timeouts_wrapped", False):
+            return
+        fetch = pull.fetch
+
+        async def fetch_until_deadline(*args: Any, **kwargs: Any) -> list[Msg]:
+            try:
+                return list(await fetch(*args, **kwargs))
+            except NatsTimeoutError:
+                raise
+            except TimeoutError as timeout:
+                raise NatsTimeoutError from timeout
+
+        pull.fetch = fetch_until_deadline
+        pull._yts_timeouts_wrapped = True
+
+    subscriber._create_subscription = create_subscription
+
+
 def durable_subscriber(
     router: NatsRouter,
     consumer: DurableConsumer,
     *,
+    inbox_prefix: str = "_INBOX",
     batch_size: int = 1,
     batch_timeout: float = 0.2,
 ) -> Callable[[Callable[[Sequence[Msg]], Awaitable[None]]], Any]:
@@ -76,6 +111,10 @@ def durable_subscriber(
     transaction (for projections). ``batch_size == 1`` takes one message per fetch, in order.
     Non-batch pulls with a larger batch run concurrently (no order), and ``max_workers > 1``
     over-fetches, so neither is offered here.
+
+    ``inbox_prefix`` is the service's own (``settings.nats_inbox_prefix``): pulled messages are
+    delivered under it, so a service's NATS user needs no subscription on the shared
+    ``_INBOX.>`` where it could read other clients' replies.
     """
     pull_sub = (
         PullSub(batch_size=batch_size, timeout=batch_timeout, batch=True)
@@ -99,15 +138,18 @@ def durable_subscriber(
             target = on_message
         target.__name__ = handler.__name__
         target.__doc__ = handler.__doc__
-        return router.subscriber(
+        subscriber = router.subscriber(
             consumer.filter_subject,
             stream=JStream(consumer.stream, declare=False),
             durable=consumer.durable,
             config=config,
             pull_sub=pull_sub,
+            inbox_prefix=f"{inbox_prefix.rstrip('.')}.".encode(),
             ack_policy=AckPolicy.MANUAL,
             decoder=_keep_raw,
             description=consumer.description,
-        )(target)
+        )
+        _fetch_timeouts_end_the_fetch(subscriber)
+        return subscriber(target)
 
     return register

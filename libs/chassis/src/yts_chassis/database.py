@@ -72,6 +72,31 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session whose every query sees the same committed state.
+
+        Without it each SELECT sees whatever was committed when it ran: PostgreSQL's default
+        READ COMMITTED takes a snapshot per statement, and Python's sqlite3 opens no
+        transaction before a SELECT. A page built from several queries (the indicators, say)
+        could then count a trainer in one figure and miss them in the next."""
+        async with self._sessions() as session:
+            if self.is_sqlite:
+                # A deferred transaction: in WAL mode its first read fixes the snapshot.
+                connection = await session.connection()
+                await connection.exec_driver_sql("BEGIN")
+            else:
+                await session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
     async def ping(self, timeout: float = 2.0) -> bool:
         try:
             async with asyncio.timeout(timeout), self.engine.connect() as conn:

@@ -6,15 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles
+from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles, school_scope
 from yts_chassis.errors import Problem
+from yts_chassis.paging import Limit, Offset, Page
 
 from yts_enrolment import queries, usecases
 from yts_enrolment.domain import District, TrainerStatus
 from yts_enrolment.schemas import (
     CohortIn,
     CohortOut,
-    Page,
     SchoolIn,
     SchoolOut,
     TrainerIn,
@@ -25,8 +25,6 @@ from yts_enrolment.store import Cohort, School, Trainer
 
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Staff = Annotated[Principal, Depends(require_roles(Role.admin, Role.coordinator))]
-Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
 
 PROBLEMS = {
     401: {"description": "no or unknown bearer token"},
@@ -115,10 +113,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         offset: Offset = 0,
     ) -> Page[TrainerOut]:
         """Coordinators see their own school's trainers only."""
-        if principal.role is Role.coordinator:
-            if school_id is not None:
-                ensure_school_access(principal, school_id)
-            school_id = principal.school_id
+        school_id = school_scope(principal, school_id)
         found = await queries.trainers(
             deps.db,
             school_id=school_id,
