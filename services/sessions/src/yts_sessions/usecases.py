@@ -1,0 +1,483 @@
+"""The sessions use cases: each writes its state, its event and the milestones that event
+reaches in one transaction (outbox), or nothing at all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from yts_chassis.auth import Principal, ensure_school_access
+from yts_chassis.database import Database
+from yts_chassis.errors import Problem
+from yts_chassis.ids import new_id
+from yts_chassis.outbox import Outbox
+from yts_contracts.milestones import MilestoneKind, MilestoneReached, MilestoneSubject, milestone_id
+from yts_contracts.sessions import (
+    Feedback,
+    ModuleCompleted,
+    Participants,
+    SessionCancelled,
+    SessionCompleted,
+)
+
+from yts_sessions import domain, store
+from yts_sessions.curriculum import Curriculum
+from yts_sessions.domain import Breach, Increment, MilestoneRule, SessionStatus, TrainerStatus
+from yts_sessions.schemas import (
+    CancellationIn,
+    ModuleCompletionIn,
+    SessionCompletionIn,
+    SessionPlanIn,
+)
+from yts_sessions.store import (
+    Milestone,
+    ModuleCompletion,
+    PeerSession,
+    RosterCohort,
+    RosterSchool,
+    RosterTrainer,
+    SessionFacilitator,
+)
+
+
+@dataclass(frozen=True)
+class Deps:
+    db: Database
+    outbox: Outbox
+    curriculum: Curriculum
+    rules: tuple[MilestoneRule, ...]
+    timezone: ZoneInfo
+
+    def today(self) -> date:
+        """Today in the programme's calendar (Almaty), not the server's."""
+        return datetime.now(self.timezone).date()
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session: PeerSession
+    facilitator_ids: list[uuid.UUID]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _invalid(breach: Breach) -> Problem:
+    return Problem.invalid(breach.field, breach.rule, breach.message)
+
+
+def _not_on_roster(field: str, trainer_id: uuid.UUID) -> Problem:
+    return Problem.invalid(
+        field,
+        "enrolled",
+        f"trainer {trainer_id} is not enrolled as far as this service knows; if the enrolment "
+        "was just recorded, its event may not have arrived yet: try again in a moment",
+    )
+
+
+async def _roster_trainer(session: AsyncSession, trainer_id: uuid.UUID) -> RosterTrainer:
+    trainer = await session.get(RosterTrainer, trainer_id)
+    if trainer is None or trainer.enrolled_at is None or trainer.school_id is None:
+        raise _not_on_roster("trainer_id", trainer_id)
+    return trainer
+
+
+async def _completed_core(
+    session: AsyncSession, deps: Deps, trainer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    rows = await session.execute(
+        select(col(ModuleCompletion.trainer_id), col(ModuleCompletion.module_id)).where(
+            col(ModuleCompletion.trainer_id).in_(trainer_ids),
+            col(ModuleCompletion.module_id).in_(deps.curriculum.core_ids),
+        )
+    )
+    done: dict[uuid.UUID, set[str]] = {t: set() for t in trainer_ids}
+    for trainer_id, module_id in rows.all():
+        done[trainer_id].add(module_id)
+    return done
+
+
+async def _advance(
+    session: AsyncSession, deps: Deps, increments: Sequence[Increment], caused_by: str
+) -> list[Milestone]:
+    """Add the increments to the counters and publish each milestone whose threshold they
+    cross. The counter statement serialises concurrent transactions on its row, so exactly
+    one of them sees a threshold crossed; the milestone's key is the second guard."""
+    reached: list[Milestone] = []
+    now = _now()
+    for increment in increments:
+        after = await store.increment(
+            session, increment.subject.key, increment.count.value, increment.by
+        )
+        step = domain.Step(increment.subject, increment.count, after - increment.by, after)
+        for rule in domain.crossed(deps.rules, step):
+            subject = increment.subject
+            milestone = Milestone(
+                milestone_id=milestone_id(rule.kind, subject.type, subject.id),
+                kind=rule.kind.value,
+                subject_type=subject.type.value,
+                subject_id=subject.id,
+                reached_at=now,
+                evidence={increment.count.value: after},
+                caused_by=caused_by,
+            )
+            if not await store.record_milestone(session, milestone):
+                continue
+            await deps.outbox.add(
+                session,
+                MilestoneReached(
+                    milestone_id=milestone.milestone_id,
+                    kind=MilestoneKind(milestone.kind),
+                    subject=MilestoneSubject(type=subject.type, id=subject.id),
+                    reached_at=now,
+                    evidence=milestone.evidence,
+                    caused_by=uuid.UUID(caused_by),
+                ),
+                time=now,
+            )
+            reached.append(milestone)
+    return reached
+
+
+# -- module completions ---------------------------------------------------------------------
+
+
+async def complete_module(
+    deps: Deps,
+    trainer_id: uuid.UUID,
+    cmd: ModuleCompletionIn,
+    principal: Principal,
+    today: date | None = None,
+) -> tuple[ModuleCompletion, bool]:
+    """Record that a trainer completed a module; returns it and whether the trainer is now
+    certified."""
+    today = today or deps.today()
+    completed_on = cmd.completed_on or today
+    async with deps.db.transaction() as session:
+        trainer = await _roster_trainer(session, trainer_id)
+        school_id = cast(uuid.UUID, trainer.school_id)
+        ensure_school_access(principal, school_id)
+        module = deps.curriculum.get(cmd.module_id)
+        if module is None:
+            raise Problem.invalid(
+                "module_id",
+                "exists",
+                f"no curriculum module {cmd.module_id!r}; GET /v1/modules lists them",
+            )
+        if completed_on > today:
+            raise Problem.invalid(
+                "completed_on", "not_in_future", f"{completed_on} is in the future"
+            )
+        if trainer.status != TrainerStatus.active.value:
+            raise Problem.invalid(
+                "trainer_id",
+                "active",
+                f"trainer {trainer_id} has withdrawn from the programme; "
+                "modules are recorded only for active trainers",
+            )
+        if await session.get(ModuleCompletion, (trainer_id, module.id)) is not None:
+            raise _completed_twice(module.id)
+        envelope = await deps.outbox.add(
+            session,
+            ModuleCompleted(
+                trainer_id=trainer_id,
+                school_id=school_id,
+                module_id=module.id,
+                completed_on=completed_on,
+            ),
+        )
+        completion = ModuleCompletion(
+            trainer_id=trainer_id,
+            module_id=module.id,
+            school_id=school_id,
+            completed_on=completed_on,
+            recorded_at=_now(),
+            event_id=envelope.event_id,
+        )
+        session.add(completion)
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a concurrent request recorded it first
+            raise _completed_twice(module.id) from exc
+        increments = domain.module_increments(trainer_id, module.core)
+        await _advance(session, deps, increments, envelope.event_id)
+        done = await _completed_core(session, deps, [trainer_id])
+        certified = domain.is_certified(done[trainer_id], deps.curriculum.core_ids)
+    return completion, certified
+
+
+def _completed_twice(module_id: str) -> Problem:
+    return Problem.conflict(
+        "module_id",
+        "once_per_trainer",
+        f"the trainer has already completed {module_id!r}; a module completes once",
+    )
+
+
+# -- peer sessions ----------------------------------------------------------------------------
+
+
+def _topic(deps: Deps, module_id: str) -> str:
+    if deps.curriculum.get(module_id) is None:
+        raise Problem.invalid(
+            "topic_module_id",
+            "exists",
+            f"no curriculum module {module_id!r}; GET /v1/modules lists them",
+        )
+    return module_id
+
+
+async def _check_facilitators(
+    session: AsyncSession,
+    deps: Deps,
+    school_id: uuid.UUID,
+    facilitator_ids: Sequence[uuid.UUID],
+) -> list[RosterTrainer]:
+    """Facilitators are 1 to 3 distinct trainers, enrolled, active, of the session's school and
+    certified; returns their roster rows in the order given."""
+    field = "facilitator_ids"
+    if len(set(facilitator_ids)) != len(facilitator_ids):
+        raise Problem.invalid(field, "distinct", "name each facilitator once")
+    rows = await session.execute(
+        select(RosterTrainer).where(col(RosterTrainer.trainer_id).in_(facilitator_ids))
+    )
+    known = {t.trainer_id: t for t in rows.scalars()}
+    trainers: list[RosterTrainer] = []
+    for trainer_id in facilitator_ids:
+        trainer = known.get(trainer_id)
+        if trainer is None or trainer.enrolled_at is None:
+            raise _not_on_roster(field, trainer_id)
+        if trainer.status != TrainerStatus.active.value:
+            raise Problem.invalid(
+                field,
+                "active",
+                f"trainer {trainer_id} has withdrawn from the programme and cannot facilitate",
+            )
+        if trainer.school_id != school_id:
+            raise Problem.invalid(
+                field,
+                "same_school",
+                f"trainer {trainer_id} is not a trainer of the session's school",
+            )
+        trainers.append(trainer)
+    done = await _completed_core(session, deps, facilitator_ids)
+    core = deps.curriculum.core_ids
+    for trainer_id in facilitator_ids:
+        if not domain.is_certified(done[trainer_id], core):
+            raise Problem.invalid(
+                field,
+                "certified",
+                f"trainer {trainer_id} has completed {len(done[trainer_id])} of {len(core)} "
+                "core modules; only certified trainers facilitate peer sessions",
+            )
+    return trainers
+
+
+async def plan_session(deps: Deps, cmd: SessionPlanIn, principal: Principal) -> SessionRecord:
+    ensure_school_access(principal, cmd.school_id)
+    topic = _topic(deps, cmd.topic_module_id)
+    async with deps.db.transaction() as session:
+        if await session.get(RosterSchool, cmd.school_id) is None:
+            raise Problem.invalid(
+                "school_id",
+                "registered",
+                f"school {cmd.school_id} is not registered as far as this service knows; if it "
+                "was just registered, its event may not have arrived yet: try again in a moment",
+            )
+        await _check_facilitators(session, deps, cmd.school_id, cmd.facilitator_ids)
+        peer = PeerSession(
+            id=new_id(),
+            school_id=cmd.school_id,
+            topic_module_id=topic,
+            language=cmd.language,
+            planned_on=cmd.planned_on,
+            status=SessionStatus.planned.value,
+            created_at=_now(),
+        )
+        session.add(peer)
+        await session.flush()
+        _add_facilitators(session, peer.id, cmd.facilitator_ids)
+    return SessionRecord(peer, list(cmd.facilitator_ids))
+
+
+def _add_facilitators(
+    session: AsyncSession, session_id: uuid.UUID, facilitator_ids: Sequence[uuid.UUID]
+) -> None:
+    session.add_all(
+        SessionFacilitator(session_id=session_id, trainer_id=trainer_id, position=position)
+        for position, trainer_id in enumerate(facilitator_ids)
+    )
+
+
+async def _planned_session(
+    session: AsyncSession, session_id: uuid.UUID, principal: Principal
+) -> tuple[PeerSession, list[uuid.UUID]]:
+    peer = await session.get(PeerSession, session_id)
+    if peer is None:
+        raise Problem.not_found("peer session", session_id)
+    ensure_school_access(principal, peer.school_id)
+    if peer.status != SessionStatus.planned.value:
+        raise _not_planned(peer.status)
+    rows = await session.execute(
+        select(col(SessionFacilitator.trainer_id))
+        .where(col(SessionFacilitator.session_id) == session_id)
+        .order_by(col(SessionFacilitator.position))
+    )
+    return peer, list(rows.scalars())
+
+
+def _not_planned(status: str) -> Problem:
+    return Problem.conflict(
+        "status",
+        "once",
+        f"the session is already {status}; a session completes or is cancelled once",
+    )
+
+
+async def _claim(session: AsyncSession, session_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """Move a planned session on, only if it is still planned: of two concurrent requests,
+    one changes the row and the other gets a conflict."""
+    result = await session.execute(
+        update(PeerSession)
+        .where(
+            col(PeerSession.id) == session_id,
+            col(PeerSession.status) == SessionStatus.planned.value,
+        )
+        .values(**values)
+    )
+    if cast(CursorResult[Any], result).rowcount != 1:
+        raise _not_planned("completed or cancelled")
+
+
+async def complete_session(
+    deps: Deps,
+    session_id: uuid.UUID,
+    cmd: SessionCompletionIn,
+    principal: Principal,
+    today: date | None = None,
+) -> SessionRecord:
+    today = today or deps.today()
+    participants = cmd.participants
+    async with deps.db.transaction() as session:
+        peer, planned = await _planned_session(session, session_id, principal)
+        facilitator_ids = list(cmd.facilitator_ids or planned)
+        breach = domain.participants_breach(
+            participants.total, participants.female, participants.male, participants.by_grade
+        ) or domain.feedback_breach(
+            cmd.feedback.responses, cmd.feedback.average_rating, participants.total
+        )
+        if breach:
+            raise _invalid(breach)
+        trainers = await _check_facilitators(session, deps, peer.school_id, facilitator_ids)
+        cohorts = await _cohort_dates(session, trainers)
+        breach = domain.delivered_on_breach(cmd.delivered_on, today, cohorts)
+        if breach:
+            raise _invalid(breach)
+        completed_at = _now()
+        language = cmd.language or peer.language
+        await _claim(
+            session,
+            session_id,
+            {
+                "status": SessionStatus.completed.value,
+                "language": language,
+                "delivered_on": cmd.delivered_on,
+                "duration_minutes": cmd.duration_minutes,
+                "participants_total": participants.total,
+                "participants_female": participants.female,
+                "participants_male": participants.male,
+                "participants_by_grade": dict(participants.by_grade),
+                "feedback_responses": cmd.feedback.responses,
+                "feedback_average_rating": cmd.feedback.average_rating,
+                "completed_at": completed_at,
+            },
+        )
+        if facilitator_ids != planned:
+            await session.execute(
+                delete(SessionFacilitator).where(col(SessionFacilitator.session_id) == session_id)
+            )
+            _add_facilitators(session, session_id, facilitator_ids)
+        envelope = await deps.outbox.add(
+            session,
+            SessionCompleted(
+                session_id=session_id,
+                school_id=peer.school_id,
+                facilitator_ids=facilitator_ids,
+                topic_module_id=peer.topic_module_id,
+                language=language,
+                delivered_on=cmd.delivered_on,
+                duration_minutes=cmd.duration_minutes,
+                participants=Participants(
+                    total=participants.total,
+                    female=participants.female,
+                    male=participants.male,
+                    by_grade=dict(participants.by_grade),
+                ),
+                feedback=Feedback(
+                    responses=cmd.feedback.responses,
+                    average_rating=cmd.feedback.average_rating,
+                ),
+            ),
+        )
+        increments = domain.session_increments(peer.school_id, facilitator_ids, participants.total)
+        await _advance(session, deps, increments, envelope.event_id)
+        await session.refresh(peer)
+    return SessionRecord(peer, facilitator_ids)
+
+
+async def _cohort_dates(
+    session: AsyncSession, trainers: Sequence[RosterTrainer]
+) -> list[tuple[date, date]]:
+    dates: list[tuple[date, date]] = []
+    for trainer in trainers:
+        cohort = (
+            await session.get(RosterCohort, trainer.cohort_id)
+            if trainer.cohort_id is not None
+            else None
+        )
+        if cohort is None:
+            raise Problem.invalid(
+                "delivered_on",
+                "within_cohort",
+                f"the dates of trainer {trainer.trainer_id}'s cohort are not known yet (the "
+                "cohort's event may not have arrived): try again in a moment",
+            )
+        dates.append((cohort.starts_on, cohort.ends_on))
+    return dates
+
+
+async def cancel_session(
+    deps: Deps, session_id: uuid.UUID, cmd: CancellationIn, principal: Principal
+) -> SessionRecord:
+    async with deps.db.transaction() as session:
+        peer, facilitator_ids = await _planned_session(session, session_id, principal)
+        cancelled_at = _now()
+        await _claim(
+            session,
+            session_id,
+            {
+                "status": SessionStatus.cancelled.value,
+                "cancellation_reason": cmd.reason,
+                "cancelled_at": cancelled_at,
+            },
+        )
+        await deps.outbox.add(
+            session,
+            SessionCancelled(
+                session_id=session_id,
+                school_id=peer.school_id,
+                reason=cmd.reason,
+                cancelled_at=cancelled_at,
+            ),
+        )
+        await session.refresh(peer)
+    return SessionRecord(peer, facilitator_ids)
