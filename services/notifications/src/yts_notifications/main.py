@@ -1,26 +1,78 @@
-"""Composition root of the notifications service (coordinator mail, partner webhooks).
-
-The routes and subscriptions arrive with their issue; the service already runs, migrates its
-database, relays its outbox and answers health checks."""
+"""Composition root of the notifications service (coordinator mail, partner webhooks):
+settings -> runtime (logging, database, broker) -> intake and delivery engine -> routes and
+subscriptions -> ASGI app whose lifespan also runs the engine."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_notifications import store
+from yts_notifications import api, handlers, store, usecases
+from yts_notifications.deliveries import DeliveryPlanner, Preparer
+from yts_notifications.engine import DeliveryEngine
+from yts_notifications.intake import Intake
+from yts_notifications.mail import Mailer, MailTemplates
 from yts_notifications.settings import NotificationsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+DESCRIPTION = """
+Mail to school coordinators (in kk, ru or en) and signed webhooks to partner organisations of
+the Young Trainers' School (UNESCO Almaty).
 
-def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+Webhooks are structured CloudEvents (JSON) signed per the Standard Webhooks spec
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`); `webhook-id` is the same on every
+attempt of one event to one subscription. Every attempt of every mail and webhook is recorded.
+Programme staff (admin) manage subscriptions and deliveries.
+"""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: NotificationsSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
+    """``clock`` is what "now" means for scheduling (tests move it to a summary's hour)."""
     settings = settings or load_settings(NotificationsSettings)
     runtime = ServiceRuntime(settings, store.messaging, MIGRATIONS)
-    return runtime.create_app(
-        title="YTS notifications",
-        description="Mail to school coordinators and signed webhooks to partners.",
+    engine = DeliveryEngine(
+        runtime.db, settings, Preparer(settings, MailTemplates()), Mailer(settings), clock
     )
+    planner = DeliveryPlanner(settings, clock, engine.wake)
+    engine.planner = planner
+    deps = usecases.Deps(db=runtime.db, settings=settings, clock=clock, wake=engine.wake)
+    app = runtime.create_app(
+        title="YTS notifications",
+        description=DESCRIPTION,
+        routers=[api.build_router(deps)],
+        subscriptions=[handlers.subscriptions(runtime, Intake(planner))],
+        openapi_tags=[
+            {"name": "webhooks", "description": "partners' subscriptions to public events"},
+            {"name": "deliveries", "description": "every mail and webhook, with its attempts"},
+        ],
+    )
+    app.state.engine = engine
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The engine runs once the database is migrated, and stops before the runtime closes it.
+        async with runtime_lifespan(app):
+            engine.start()
+            try:
+                yield
+            finally:
+                await engine.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

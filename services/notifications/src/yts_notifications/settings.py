@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from yts_chassis.settings import ServiceSettings
 
@@ -11,3 +15,82 @@ class NotificationsSettings(ServiceSettings):
 
     service_name: str = "notifications"
     database_url: str = "sqlite+aiosqlite:///./.state/notifications.db"
+
+    # -- mail ----------------------------------------------------------------------------------
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server (Mailpit locally)")
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="none",
+        description="none (plain, loopback or Mailpit only), starttls (submission, 587) or "
+        "tls (implicit TLS, 465)",
+    )
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_sender: str = Field(
+        default="Young Trainers' School <no-reply@yts.example.org>",
+        description="From header of every mail",
+    )
+    mail_concurrency: int = Field(default=4, ge=1, le=100, description="SMTP sends at once")
+
+    # -- webhooks ------------------------------------------------------------------------------
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a whole webhook attempt, connect to last byte"
+    )
+    webhook_concurrency_per_destination: int = Field(
+        default=4, ge=1, le=100, description="requests in flight to one partner origin"
+    )
+    allow_insecure_loopback_webhooks: bool = Field(
+        default=False,
+        description="accept http:// webhook URLs on 127.0.0.1, localhost or ::1 (development)",
+    )
+
+    # -- the delivery engine -------------------------------------------------------------------
+    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    delivery_backoff_base_seconds: float = Field(
+        default=10.0, gt=0, description="delay before the second attempt; doubles each time"
+    )
+    delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, description="safety-net poll; new deliveries wake the engine at once"
+    )
+    delivery_batch_size: int = Field(default=100, ge=1, le=1000)
+    delivery_lease_margin_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a delivery marked 'sending' by a replica that died is taken over after "
+        "the attempt's timeout plus this margin",
+    )
+    recipient_recheck_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often a mail waiting for its school's contact is looked at again "
+        "(the contact's arrival wakes it at once)",
+    )
+
+    # -- the weekly summary --------------------------------------------------------------------
+    summary_weekday: int = Field(default=1, ge=1, le=7, description="ISO weekday: 1 = Monday")
+    summary_hour: int = Field(default=8, ge=0, le=23, description="local hour of sending")
+    summary_timezone: str = Field(default="Asia/Almaty")
+    summary_check_seconds: float = Field(
+        default=300.0, gt=0, description="how often due summaries are planned"
+    )
+
+    @field_validator("summary_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> Self:
+        if self.delivery_backoff_max_seconds < self.delivery_backoff_base_seconds:
+            raise ValueError("delivery_backoff_max_seconds is below delivery_backoff_base_seconds")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.summary_timezone)

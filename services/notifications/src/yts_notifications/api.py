@@ -1,0 +1,144 @@
+"""Notifications' HTTP routes (programme staff only): parse, authorise, call a use case."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from yts_chassis.auth import Principal, Role, require_roles
+from yts_chassis.errors import Problem
+from yts_chassis.paging import Limit, Offset, Page
+
+from yts_notifications import queries, usecases
+from yts_notifications.schemas import (
+    AttemptOut,
+    DeliveryDetail,
+    DeliveryOut,
+    SubscriptionCreated,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+from yts_notifications.store import Channel, DeliveryStatus, WebhookSubscription
+
+Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+PROBLEMS = {
+    401: {"description": "no or unknown bearer token"},
+    403: {"description": "only programme staff (admin) manage webhooks and deliveries"},
+    422: {"description": "bad input: the problem names the field and the rule"},
+}
+
+
+def subscription_out(subscription: WebhookSubscription) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(subscription, from_attributes=True)
+
+
+def delivery_out(row: queries.DeliveryRow) -> DeliveryOut:
+    out = DeliveryOut.model_validate(row.delivery, from_attributes=True)
+    final = out.status in {DeliveryStatus.delivered.value, DeliveryStatus.failed.value}
+    return out.model_copy(
+        update={"partner": row.partner, "next_attempt_at": None if final else out.next_attempt_at}
+    )
+
+
+def build_router(deps: usecases.Deps) -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=PROBLEMS)  # type: ignore[arg-type]
+
+    @router.post(
+        "/webhook-subscriptions",
+        status_code=status.HTTP_201_CREATED,
+        tags=["webhooks"],
+        summary="Subscribe a partner's URL to public events (the secret is shown only here)",
+    )
+    async def create_subscription(body: SubscriptionIn, _: Admin) -> SubscriptionCreated:
+        subscription = await usecases.create_subscription(deps, body)
+        return SubscriptionCreated.model_validate(subscription, from_attributes=True)
+
+    @router.get("/webhook-subscriptions", tags=["webhooks"], summary="List subscriptions")
+    async def list_subscriptions(
+        _: Admin,
+        include_deleted: bool = False,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> Page[SubscriptionOut]:
+        found = await queries.subscriptions(
+            deps.db, include_deleted=include_deleted, limit=limit, offset=offset
+        )
+        return Page[SubscriptionOut](
+            items=[subscription_out(s) for s in found.items],
+            total=found.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.delete(
+        "/webhook-subscriptions/{subscription_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        tags=["webhooks"],
+        summary="Stop sending to a subscription (its delivery history stays)",
+    )
+    async def delete_subscription(subscription_id: uuid.UUID, _: Admin) -> Response:
+        await usecases.delete_subscription(deps, subscription_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get("/deliveries", tags=["deliveries"], summary="List mail and webhook deliveries")
+    async def list_deliveries(
+        _: Admin,
+        status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+        channel: Channel | None = None,
+        partner: str | None = None,
+        event_type: str | None = None,
+        event_id: str | None = None,
+        school_id: uuid.UUID | None = None,
+        subscription_id: uuid.UUID | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> Page[DeliveryOut]:
+        """Newest first."""
+        where = queries.DeliveryFilter(
+            status=status_.value if status_ else None,
+            channel=channel.value if channel else None,
+            partner=partner,
+            event_type=event_type,
+            event_id=event_id,
+            school_id=school_id,
+            subscription_id=subscription_id,
+        )
+        found = await queries.deliveries(deps.db, where, limit=limit, offset=offset)
+        return Page[DeliveryOut](
+            items=[delivery_out(row) for row in found.items],
+            total=found.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get(
+        "/deliveries/{delivery_id}",
+        tags=["deliveries"],
+        summary="One delivery with every attempt made for it",
+    )
+    async def get_delivery(delivery_id: uuid.UUID, _: Admin) -> DeliveryDetail:
+        found = await queries.delivery(deps.db, delivery_id)
+        if found is None:
+            raise Problem.not_found("delivery", delivery_id)
+        row, attempts = found
+        return DeliveryDetail(
+            **delivery_out(row).model_dump(),
+            attempt_log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+        )
+
+    @router.post(
+        "/deliveries/{delivery_id}/retry",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["deliveries"],
+        summary="Send a failed delivery again",
+        responses={409: {"description": "it has not failed, or its subscription is gone"}},
+    )
+    async def retry_delivery(delivery_id: uuid.UUID, _: Admin) -> DeliveryOut:
+        await usecases.retry_delivery(deps, delivery_id)
+        found = await queries.delivery(deps.db, delivery_id)
+        assert found is not None
+        return delivery_out(found[0])
+
+    return router

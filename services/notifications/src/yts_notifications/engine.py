@@ -1,0 +1,422 @@
+"""The delivery engine: a background task that sends due deliveries and records every attempt.
+
+- Picking: due rows (pending and due, or 'sending' whose lease ran out) are claimed one by one
+  with a compare-and-set on their ``version``, so replicas sharing a database never send the
+  same attempt twice.
+- Bounded concurrency per destination (the SMTP server, or one partner's origin) with asyncio
+  semaphores; a row is claimed only when its destination has a free slot, so a slow or dead
+  partner holds its own slots and nothing else.
+- Crash safety: a row is marked 'sending' (committed) before the call and its outcome recorded
+  after. If the process dies in between, the lease runs out and the delivery is sent once more,
+  with the same ``webhook-id`` / ``Message-ID`` so the recipient can tell; the lost attempt is
+  recorded as 'interrupted'. At least once, never silently lost.
+- Retries: exponential backoff with jitter for 5xx, 408, 429, timeouts and connection errors
+  (SMTP 4xx), failure at once for other 4xx (SMTP 5xx), failure after the last attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy import and_, func, or_, select, update
+from sqlmodel import col
+from yts_chassis.database import Database
+from yts_chassis.logs import get_logger
+
+from yts_notifications.deliveries import (
+    SMTP_DESTINATION,
+    Abandon,
+    DeliveryPlanner,
+    MailOut,
+    Prepared,
+    Preparer,
+    Wait,
+)
+from yts_notifications.domain import Verdict, backoff, summary_due, unreachable
+from yts_notifications.mail import Mailer
+from yts_notifications.settings import NotificationsSettings
+from yts_notifications.store import Channel, Delivery, DeliveryAttempt, DeliveryStatus
+from yts_notifications.webhooks import WebhookOut, WebhookSender
+
+log = get_logger(__name__)
+
+ATTEMPTS = Counter(
+    "yts_notification_attempts_total",
+    "mail and webhook attempts, by channel and outcome (delivered, retry, failed)",
+    ["channel", "outcome"],
+)
+ATTEMPT_SECONDS = Histogram(
+    "yts_notification_attempt_seconds", "duration of one mail or webhook attempt", ["channel"]
+)
+
+Clock = Callable[[], datetime]
+
+
+class _Lost(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: uuid.UUID
+    version: int
+    attempt: int
+    attempt_limit: int
+    destination: str
+    started_at: datetime
+    work: MailOut | WebhookOut
+
+
+class Skipped(Enum):
+    """Why a due delivery was not claimed for an attempt."""
+
+    lost = "another replica moved it first"
+    moved = "set waiting for its recipient, or failed, without an attempt"
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        db: Database,
+        settings: NotificationsSettings,
+        preparer: Preparer,
+        mailer: Mailer,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.preparer = preparer
+        self.mailer = mailer
+        self.clock = clock
+        self.webhooks: WebhookSender | None = None
+        self.planner: DeliveryPlanner | None = None
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._summaries_checked = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self.webhooks = WebhookSender(self.settings.webhook_timeout_seconds)
+        self._loop_task = asyncio.create_task(self._run(), name="delivery-engine")
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop picking, let attempts in flight finish for a while, then cancel the rest:
+        their rows stay 'sending' and are taken over when the lease runs out."""
+        self._stopping = True
+        self.wake()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._in_flight:
+            _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._plan_summaries_if_due()
+                if await self._dispatch_due():
+                    continue  # more is due than one batch: go on at once
+                pause = await self._until_next_due()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("delivery engine pass failed", error=repr(exc), failures=failures)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the next retry falls due (a retry is punctual whatever the poll); new
+        deliveries and freed slots wake the loop earlier."""
+        busy = [d for d, slot in self._slots.items() if slot.locked()]
+        async with self.db.session() as session:
+            soonest = (
+                await session.execute(
+                    select(func.min(col(Delivery.next_attempt_at))).where(
+                        col(Delivery.status) == DeliveryStatus.pending.value,
+                        col(Delivery.destination).not_in(busy),
+                    )
+                )
+            ).scalar_one_or_none()
+        poll = self.settings.delivery_poll_seconds
+        if soonest is None:
+            return poll
+        return max(0.0, min(poll, (soonest - self.clock()).total_seconds()))
+
+    async def _plan_summaries_if_due(self) -> None:
+        if self.planner is None:
+            return
+        if time.monotonic() - self._summaries_checked < self.settings.summary_check_seconds:
+            return
+        self._summaries_checked = time.monotonic()
+        settings = self.settings
+        week = summary_due(
+            self.clock(), settings.zone, settings.summary_weekday, settings.summary_hour
+        )
+        async with self.db.transaction() as session:
+            await self.planner.plan_weekly_summaries(session, week)
+
+    def _slot(self, destination: str) -> asyncio.Semaphore:
+        if destination not in self._slots:
+            size = (
+                self.settings.mail_concurrency
+                if destination == SMTP_DESTINATION
+                else self.settings.webhook_concurrency_per_destination
+            )
+            self._slots[destination] = asyncio.Semaphore(size)
+        return self._slots[destination]
+
+    async def _dispatch_due(self) -> bool:
+        """Claim and launch what is due where a slot is free; True when the batch was full."""
+        now = self.clock()
+        busy = [d for d, slot in self._slots.items() if slot.locked()]
+        due = or_(
+            and_(
+                col(Delivery.status) == DeliveryStatus.pending.value,
+                col(Delivery.next_attempt_at) <= now,
+            ),
+            and_(
+                col(Delivery.status) == DeliveryStatus.sending.value,
+                col(Delivery.lease_until) <= now,
+            ),
+        )
+        async with self.db.session() as session:
+            result = await session.execute(
+                select(col(Delivery.id), col(Delivery.version), col(Delivery.destination))
+                .where(due, col(Delivery.destination).not_in(busy))
+                .order_by(col(Delivery.next_attempt_at))
+                .limit(self.settings.delivery_batch_size)
+            )
+            candidates = result.all()
+        moved = 0
+        for delivery_id, version, destination in candidates:
+            if self._stopping:
+                break
+            slot = self._slot(destination)
+            if slot.locked():
+                continue  # this destination is saturated: its rows wait, the others go on
+            claim = await self._claim(delivery_id, version)
+            if claim is Skipped.lost:
+                continue
+            moved += 1
+            if claim is Skipped.moved:
+                continue
+            await slot.acquire()  # free (checked above): returns at once
+            task = asyncio.create_task(self._attempt(claim, slot), name=f"delivery-{delivery_id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        # A full batch that moved something: more may be due at once. One that moved nothing
+        # (other replicas took it all) waits like any other pass, instead of spinning.
+        return moved > 0 and len(candidates) >= self.settings.delivery_batch_size
+
+    def _lease(self, channel: str) -> float:
+        timeout = (
+            self.settings.webhook_timeout_seconds
+            if channel == Channel.webhook.value
+            else self.settings.smtp_timeout_seconds
+        )
+        return timeout + self.settings.delivery_lease_margin_seconds
+
+    async def _claim(self, delivery_id: uuid.UUID, version: int) -> Claim | Skipped:
+        try:
+            return await self._claim_once(delivery_id, version)
+        except _Lost:
+            return Skipped.lost  # the compare-and-set failed: the transaction rolled back
+
+    async def _claim_once(self, delivery_id: uuid.UUID, version: int) -> Claim | Skipped:
+        async with self.db.transaction() as session:
+            delivery = await session.get(Delivery, delivery_id, populate_existing=True)
+            if delivery is None or delivery.version != version:
+                return Skipped.lost
+            now = self.clock()
+            # Read before the UPDATE below: an ORM update refreshes ``delivery`` in place.
+            attempt = delivery.attempts + 1
+            attempt_limit, destination = delivery.attempt_limit, delivery.destination
+            interrupted = delivery.status == DeliveryStatus.sending.value
+            if interrupted:
+                session.add(
+                    DeliveryAttempt(
+                        delivery_id=delivery.id,
+                        number=delivery.attempts,
+                        started_at=delivery.updated_at,
+                        outcome="interrupted",
+                        error="the sender stopped during this attempt: it may have arrived; "
+                        "sent again with the same id",
+                    )
+                )
+            prepared: Prepared = await self.preparer.prepare(session, delivery)
+            changes: dict[str, object]
+            if isinstance(prepared, Wait):
+                changes = {
+                    "status": DeliveryStatus.pending.value,
+                    "waiting_for": prepared.waiting_for,
+                    "last_result": prepared.reason,
+                    "lease_until": None,
+                    "next_attempt_at": now
+                    + timedelta(seconds=self.settings.recipient_recheck_seconds),
+                }
+            elif isinstance(prepared, Abandon) or delivery.attempts >= delivery.attempt_limit:
+                reason = (
+                    prepared.reason
+                    if isinstance(prepared, Abandon)
+                    else f"gave up after {delivery.attempts} attempts"
+                )
+                changes = {
+                    "status": DeliveryStatus.failed.value,
+                    "last_result": reason,
+                    "lease_until": None,
+                }
+            else:
+                changes = {
+                    "status": DeliveryStatus.sending.value,
+                    "attempts": attempt,
+                    "waiting_for": None,
+                    "lease_until": now + timedelta(seconds=self._lease(delivery.channel)),
+                }
+                if isinstance(prepared, MailOut):
+                    changes.update(recipient=prepared.to, school_id=prepared.school_id)
+            moved = await session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery_id, col(Delivery.version) == version)
+                .values(**changes, version=version + 1, updated_at=now)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise _Lost
+            if changes["status"] != DeliveryStatus.sending.value:
+                return Skipped.moved
+            assert isinstance(prepared, MailOut | WebhookOut)
+            return Claim(
+                delivery_id=delivery_id,
+                version=version + 1,
+                attempt=attempt,
+                attempt_limit=attempt_limit,
+                destination=destination,
+                started_at=now,
+                work=prepared,
+            )
+
+    async def _attempt(self, claim: Claim, slot: asyncio.Semaphore) -> None:
+        started = time.perf_counter()
+        try:
+            if isinstance(claim.work, MailOut):
+                verdict = await self.mailer.send(claim.work.message)
+            else:
+                assert self.webhooks is not None
+                verdict = await self.webhooks.send(claim.work)
+        except Exception as exc:  # a bug or an unforeseen library error: try again later
+            log.exception("delivery attempt raised", delivery_id=str(claim.delivery_id))
+            verdict = unreachable(f"unexpected error: {exc!r}")
+        finally:
+            slot.release()
+            self.wake()  # a slot is free: what waited for it may go now
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        await self._record(claim, verdict, duration_ms)
+
+    async def _record(self, claim: Claim, verdict: Verdict, duration_ms: int) -> None:
+        for attempt in range(5):
+            try:
+                await self._record_once(claim, verdict, duration_ms)
+                return
+            except Exception as exc:
+                # Unrecorded, the lease runs out and the delivery is sent once more: keep trying.
+                log.warning(
+                    "could not record a delivery attempt",
+                    delivery_id=str(claim.delivery_id),
+                    error=repr(exc),
+                )
+                await asyncio.sleep(0.5 * 2**attempt)
+
+    async def _record_once(self, claim: Claim, verdict: Verdict, duration_ms: int) -> None:
+        now = self.clock()
+        settings = self.settings
+        outcome = verdict.outcome
+        changes: dict[str, object] = {"lease_until": None, "last_result": verdict.result}
+        retry_at: datetime | None = None
+        if outcome == "delivered":
+            changes.update(status=DeliveryStatus.delivered.value, delivered_at=now)
+        elif outcome == "retry" and claim.attempt < claim.attempt_limit:
+            delay = backoff(
+                claim.attempt,
+                settings.delivery_backoff_base_seconds,
+                settings.delivery_backoff_max_seconds,
+                verdict.retry_after,
+            )
+            retry_at = now + timedelta(seconds=delay)
+            changes.update(status=DeliveryStatus.pending.value, next_attempt_at=retry_at)
+        else:
+            if outcome == "retry":
+                outcome = "failed"
+                changes["last_result"] = (
+                    f"{verdict.result} (gave up after {claim.attempt} attempts)"
+                )
+            changes.update(status=DeliveryStatus.failed.value)
+        async with self.db.transaction() as session:
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=claim.delivery_id,
+                    number=claim.attempt,
+                    started_at=claim.started_at,
+                    outcome=outcome,
+                    http_status=verdict.http_status,
+                    smtp_reply=verdict.smtp_reply,
+                    error=verdict.error,
+                    duration_ms=duration_ms,
+                    retry_at=retry_at,
+                )
+            )
+            moved = await session.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.id) == claim.delivery_id,
+                    col(Delivery.version) == claim.version,
+                )
+                .values(**changes, version=claim.version + 1, updated_at=now)
+            )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            log.warning(
+                "delivery changed during its attempt (deleted subscription or manual action); "
+                "attempt recorded, state kept",
+                delivery_id=str(claim.delivery_id),
+            )
+        channel = "mail" if isinstance(claim.work, MailOut) else "webhook"
+        ATTEMPTS.labels(channel, outcome).inc()
+        ATTEMPT_SECONDS.labels(channel).observe(duration_ms / 1000)
+        log.info(
+            "delivery attempt",
+            channel=channel,
+            delivery_id=str(claim.delivery_id),
+            destination=claim.destination,
+            attempt=claim.attempt,
+            outcome=outcome,
+            result=verdict.result,
+            duration_ms=duration_ms,
+        )

@@ -1,0 +1,113 @@
+"""The read side of the API: subscriptions and deliveries (no effects)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import func, select
+from sqlmodel import col
+from yts_chassis.database import Database
+
+from yts_notifications.store import Delivery, DeliveryAttempt, WebhookSubscription
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class Slice(Generic[Row]):
+    items: list[Row]
+    total: int
+
+
+async def subscriptions(
+    db: Database, *, include_deleted: bool, limit: int, offset: int
+) -> Slice[WebhookSubscription]:
+    query = select(WebhookSubscription)
+    if not include_deleted:
+        query = query.where(col(WebhookSubscription.active).is_(True))
+    async with db.session() as session:
+        total = (
+            await session.execute(select(func.count()).select_from(query.subquery()))
+        ).scalar_one()
+        rows = await session.execute(
+            query.order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return Slice(items=list(rows.scalars()), total=int(total))
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    delivery: Delivery
+    partner: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    status: str | None = None
+    channel: str | None = None
+    partner: str | None = None
+    event_type: str | None = None
+    event_id: str | None = None
+    school_id: uuid.UUID | None = None
+    subscription_id: uuid.UUID | None = None
+
+
+def _deliveries(where: DeliveryFilter) -> Any:
+    query = select(Delivery, WebhookSubscription.partner).outerjoin(  # type: ignore[call-overload]
+        WebhookSubscription,
+        col(WebhookSubscription.id) == col(Delivery.subscription_id),
+    )
+    if where.status is not None:
+        query = query.where(col(Delivery.status) == where.status)
+    if where.channel is not None:
+        query = query.where(col(Delivery.channel) == where.channel)
+    if where.partner is not None:
+        query = query.where(col(WebhookSubscription.partner) == where.partner)
+    if where.event_type is not None:
+        query = query.where(col(Delivery.event_type) == where.event_type)
+    if where.event_id is not None:
+        query = query.where(col(Delivery.event_id) == where.event_id)
+    if where.school_id is not None:
+        query = query.where(col(Delivery.school_id) == where.school_id)
+    if where.subscription_id is not None:
+        query = query.where(col(Delivery.subscription_id) == where.subscription_id)
+    return query
+
+
+async def deliveries(
+    db: Database, where: DeliveryFilter, *, limit: int, offset: int
+) -> Slice[DeliveryRow]:
+    query = _deliveries(where)
+    async with db.session() as session:
+        total = (
+            await session.execute(select(func.count()).select_from(query.subquery()))
+        ).scalar_one()
+        rows = await session.execute(
+            query.order_by(col(Delivery.created_at).desc(), col(Delivery.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return Slice(
+            items=[DeliveryRow(delivery, partner) for delivery, partner in rows.all()],
+            total=int(total),
+        )
+
+
+async def delivery(
+    db: Database, delivery_id: uuid.UUID
+) -> tuple[DeliveryRow, list[DeliveryAttempt]] | None:
+    async with db.session() as session:
+        query = _deliveries(DeliveryFilter()).where(col(Delivery.id) == delivery_id)
+        found = (await session.execute(query)).first()
+        if found is None:
+            return None
+        attempts = await session.execute(
+            select(DeliveryAttempt)
+            .where(col(DeliveryAttempt.delivery_id) == delivery_id)
+            .order_by(col(DeliveryAttempt.id))
+        )
+        return DeliveryRow(found[0], found[1]), list(attempts.scalars())

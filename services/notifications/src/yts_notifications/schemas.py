@@ -1,0 +1,87 @@
+"""Request and response bodies of the notifications API (what partners' and programme staff's
+IT people read in ``/docs``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SubscriptionIn(Strict):
+    partner: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="the partner organisation the webhooks are for",
+        examples=["City Methodological Centre"],
+    )
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="where events are POSTed: https:// (plain http only on loopback in "
+        "development)",
+        examples=["https://partner.example.org/yts/webhooks"],
+    )
+    event_types: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1,
+        max_length=20,
+        description="event types to receive, as NATS subject patterns: '*' stands for one "
+        "token, a final '>' for the rest. Public events only.",
+        examples=[["yts.milestones.>", "yts.sessions.session.completed.v1"]],
+    )
+
+
+class SubscriptionOut(BaseModel):
+    id: uuid.UUID
+    partner: str
+    url: str
+    event_types: list[str]
+    active: bool
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret: str = Field(
+        description="the signing secret (Standard Webhooks, whsec_...): shown only now; keep it "
+        "to verify webhook-signature"
+    )
+
+
+class AttemptOut(BaseModel):
+    number: int
+    started_at: datetime
+    outcome: str = Field(description="delivered, retry, failed or interrupted")
+    http_status: int | None = None
+    smtp_reply: str | None = None
+    error: str | None = None
+    duration_ms: int | None = None
+    retry_at: datetime | None = Field(default=None, description="when the next attempt is due")
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    event_id: str
+    event_type: str | None = None
+    channel: str = Field(description="mail or webhook")
+    message: str | None = Field(default=None, description="which mail, for mail")
+    subscription_id: uuid.UUID | None = None
+    partner: str | None = None
+    school_id: uuid.UUID | None = None
+    recipient: str | None = Field(default=None, description="mail address or webhook URL")
+    status: str = Field(description="pending, sending, delivered or failed")
+    waiting_for: str | None = Field(
+        default=None, description="contact or trainer: the mail cannot be addressed yet"
+    )
+    attempts: int
+    next_attempt_at: datetime | None = None
+    last_result: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None
+
+
+class DeliveryDetail(DeliveryOut):
+    attempt_log: list[AttemptOut] = Field(description="every attempt, oldest first")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from yts_notifications.main import create_app
+from yts_notifications.settings import NotificationsSettings
+
+from tests.support.notifications_mailbox import MailBox
+from tests.support.notifications_partner import Partner
+from tests.support.services import running, settings_for
+
+# Short delays so that retries happen within a test; nothing asserts on durations.
+FAST: dict[str, Any] = {
+    "allow_insecure_loopback_webhooks": True,
+    "delivery_backoff_base_seconds": 0.1,
+    "delivery_backoff_max_seconds": 0.3,
+    "delivery_max_attempts": 3,
+    "delivery_lease_margin_seconds": 1.0,
+    "webhook_timeout_seconds": 2.0,
+    "smtp_timeout_seconds": 5.0,
+    # Long on purpose: a contact's arrival must wake a waiting mail by itself.
+    "recipient_recheck_seconds": 60.0,
+    "summary_check_seconds": 0.2,
+}
+
+StartNotifications = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[MailBox]:
+    box = MailBox().start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture
+async def partners() -> AsyncIterator[Callable[[str], Any]]:
+    """``await partners(name)`` -> a started webhook receiver on its own loopback port."""
+    started: list[Partner] = []
+
+    async def make(name: str) -> Partner:
+        partner = await Partner(name).start()
+        started.append(partner)
+        return partner
+
+    yield make
+    for partner in started:
+        await partner.stop()
+
+
+def notifications_settings(
+    nats_url: str, database_url: str, mailbox: MailBox, **overrides: Any
+) -> NotificationsSettings:
+    options = {**FAST, "smtp_port": mailbox.port, **overrides}
+    settings: NotificationsSettings = settings_for(
+        NotificationsSettings, nats_url=nats_url, database_url=database_url, **options
+    )
+    return settings
+
+
+@pytest.fixture
+def start_notifications(
+    provisioned: str, database_factory: Any, mailbox: MailBox
+) -> StartNotifications:
+    """``async with start_notifications(**settings) as client``: the real app on the real
+    broker and a fresh database; ``database_url=`` reuses one (a restart)."""
+
+    @asynccontextmanager
+    async def start(
+        *,
+        clock: Callable[[], datetime] | None = None,
+        database_url: str | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        url = database_url or await database_factory("notifications")
+        settings = notifications_settings(provisioned, url, mailbox, **overrides)
+        app = create_app(settings, clock=clock) if clock else create_app(settings)
+        async with running(app) as client:
+            client.app = app  # type: ignore[attr-defined]
+            client.database_url = url  # type: ignore[attr-defined]
+            yield client
+
+    return start
+
+
+@pytest.fixture
+async def notifications(
+    start_notifications: StartNotifications,
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with start_notifications() as client:
+        yield client
