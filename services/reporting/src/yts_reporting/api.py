@@ -1,49 +1,98 @@
-"""Reporting's HTTP routes: parse, authorise, query the read models."""
+"""Reporting's HTTP API: parse, authorise, ask the read side; nothing else."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from dataclasses import dataclass
+from datetime import date
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlmodel import col
-from yts_chassis.auth import Principal, Role, require_roles
+from fastapi import APIRouter, Response
 from yts_chassis.database import Database
+from yts_chassis.errors import Problem
 
-from yts_reporting.store import SchoolView, TrainerView
+from yts_reporting import exports, queries
+from yts_reporting.access import Reader, Requested, scoped
+from yts_reporting.schemas import Indicators, MonthlyIndicators, SchoolSummary
+from yts_reporting.settings import ProgrammeTargets
 
-Reader = Annotated[Principal, Depends(require_roles(Role.admin, Role.partner, Role.coordinator))]
+PROBLEMS = {
+    401: {"description": "no or unknown bearer token"},
+    403: {"description": "a coordinator asked for another school"},
+    422: {"description": "bad filter: the problem names the field and the rule"},
+}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class Indicators(BaseModel):
-    schools_participating: int = Field(description="schools registered in the programme")
-    trainers_enrolled: int = Field(description="distinct trainers ever enrolled (persons)")
-    trainers_active: int = Field(description="enrolled and not withdrawn")
-    trainers_withdrawn: int
+@dataclass(frozen=True)
+class Deps:
+    db: Database
+    targets: ProgrammeTargets
 
 
-def build_router(db: Database) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["indicators"])
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
-    @router.get("/indicators", summary="Programme indicators")
-    async def indicators(principal: Reader) -> Indicators:
-        school_filter = principal.school_id if principal.role is Role.coordinator else None
-        async with db.session() as session:
-            schools_q = select(func.count()).select_from(SchoolView)
-            trainers_q = select(col(TrainerView.status), func.count()).group_by(
-                col(TrainerView.status)
-            )
-            if school_filter is not None:
-                schools_q = schools_q.where(col(SchoolView.school_id) == school_filter)
-                trainers_q = trainers_q.where(col(TrainerView.school_id) == school_filter)
-            schools = (await session.execute(schools_q)).scalar_one()
-            by_status = dict((await session.execute(trainers_q)).tuples().all())
-        return Indicators(
-            schools_participating=schools,
-            trainers_enrolled=sum(by_status.values()),
-            trainers_active=by_status.get("active", 0),
-            trainers_withdrawn=by_status.get("withdrawn", 0),
+
+def build_router(deps: Deps) -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=PROBLEMS)  # type: ignore[arg-type]
+
+    @router.get("/indicators", tags=["indicators"], summary="Programme indicators")
+    async def indicators(principal: Reader, requested: Requested) -> Indicators:
+        """Every indicator for the period and filters, with the programme's target and the
+        share achieved. Coordinators get their own school's."""
+        return await queries.indicators(deps.db, scoped(principal, requested), deps.targets)
+
+    @router.get("/indicators/monthly", tags=["indicators"], summary="Programme indicators by month")
+    async def monthly(principal: Reader, requested: Requested) -> MonthlyIndicators:
+        return await queries.monthly(deps.db, scoped(principal, requested), deps.targets)
+
+    @router.get(
+        "/schools/{school_id}/summary",
+        tags=["indicators"],
+        summary="One school's indicators",
+        responses={404: {"description": "no such school (or not known to reporting yet)"}},
+    )
+    async def school_summary(
+        school_id: uuid.UUID, principal: Reader, requested: Requested
+    ) -> SchoolSummary:
+        # A coordinator asking for another school gets a 403 here.
+        f = scoped(principal, requested.narrowed(school_id=school_id))
+        summary = await queries.school_summary(deps.db, school_id, f, deps.targets)
+        if summary is None:
+            raise Problem.not_found("school", school_id)
+        return summary
+
+    @router.get(
+        "/exports/sessions.csv",
+        tags=["exports"],
+        summary="Delivered sessions as CSV (one row per session, no personal data)",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def sessions_csv(principal: Reader, requested: Requested) -> Response:
+        rows = await queries.sessions(deps.db, scoped(principal, requested))
+        return Response(
+            exports.sessions_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers=_attachment(f"yts-sessions-{date.today().isoformat()}.csv"),
+        )
+
+    @router.get(
+        "/exports/indicators.xlsx",
+        tags=["exports"],
+        summary="Indicators as an XLSX workbook: a sheet per district, school, grade, gender "
+        "and month breakdown",
+        response_class=Response,
+        responses={200: {"content": {XLSX: {}}}},
+    )
+    async def indicators_xlsx(principal: Reader, requested: Requested) -> Response:
+        f = scoped(principal, requested)
+        overview = await queries.overview(deps.db, f, all_breakdowns=True)
+        names = {str(s.school_id): s.name for s in overview.schools}
+        return Response(
+            exports.indicators_xlsx(overview, f, deps.targets, names),
+            media_type=XLSX,
+            headers=_attachment(f"yts-indicators-{date.today().isoformat()}.xlsx"),
         )
 
     return router

@@ -1,31 +1,71 @@
-"""Reporting's subscriptions, all in one place: what reporting listens to."""
+"""Reporting's subscriptions, all in one place: what reporting listens to.
+
+Three durable pull consumers (one per public stream), each read in batches: a batch is applied
+in one transaction through the inbox. A rebuild replays the same streams through the same
+handlers (see ``rebuild.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
 from yts_chassis.broker import durable_subscriber
 from yts_chassis.service import ServiceRuntime
-from yts_chassis.topology import REPORTING_ENROLMENT
+from yts_chassis.topology import (
+    REPORTING_ENROLMENT,
+    REPORTING_MILESTONES,
+    REPORTING_SESSIONS,
+    DurableConsumer,
+)
+from yts_contracts.enrolment import (
+    CohortOpened,
+    SchoolRegistered,
+    TrainerEnrolled,
+    TrainerErased,
+    TrainerWithdrawn,
+)
+from yts_contracts.envelope import EventData
+from yts_contracts.milestones import MilestoneReached
+from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted
 
-from yts_reporting.projections import ENROLMENT_HANDLERS
+from yts_reporting.projections import Projections
 from yts_reporting.settings import ReportingSettings
+
+# Which events reporting reads from which of its durable consumers.
+SUBSCRIPTIONS: tuple[tuple[DurableConsumer, tuple[type[EventData], ...]], ...] = (
+    (
+        REPORTING_ENROLMENT,
+        (SchoolRegistered, CohortOpened, TrainerEnrolled, TrainerWithdrawn, TrainerErased),
+    ),
+    (REPORTING_SESSIONS, (ModuleCompleted, SessionCompleted, SessionCancelled)),
+    (REPORTING_MILESTONES, (MilestoneReached,)),
+)
 
 
 def subscriptions(runtime: ServiceRuntime, settings: ReportingSettings) -> NatsRouter:
     router = NatsRouter()
-    enrolment = runtime.consumer(REPORTING_ENROLMENT, ENROLMENT_HANDLERS)
-
-    @durable_subscriber(
-        router,
-        REPORTING_ENROLMENT,
-        batch_size=settings.projection_batch_size,
-        batch_timeout=settings.projection_batch_wait_seconds,
-    )
-    async def on_enrolment_events(messages: Sequence[Msg]) -> None:
-        """Schools, cohorts and trainers into the projections, a batch per transaction."""
-        await enrolment.handle(messages)
-
+    projections = Projections(settings.zone)
+    for durable, event_types in SUBSCRIPTIONS:
+        consumer = runtime.consumer(durable, projections.handlers(*event_types))
+        subscriber = durable_subscriber(
+            router,
+            durable,
+            inbox_prefix=settings.nats_inbox_prefix,
+            batch_size=settings.projection_batch_size,
+            batch_timeout=settings.projection_batch_wait_seconds,
+        )
+        subscriber(_batch_handler(durable, consumer.handle))
     return router
+
+
+def _batch_handler(
+    durable: DurableConsumer, handle: Callable[[Sequence[Msg]], Awaitable[None]]
+) -> Callable[[Sequence[Msg]], Awaitable[None]]:
+    async def on_events(messages: Sequence[Msg]) -> None:
+        await handle(messages)
+
+    on_events.__name__ = "on_" + durable.durable.replace("-", "_")
+    on_events.__doc__ = f"{durable.description}: a batch per transaction."
+    return on_events

@@ -1,13 +1,39 @@
-"""How each event changes the read models. Idempotent by construction (upserts) and applied
-through the inbox, so replays and redeliveries leave the same numbers."""
+"""How each event changes the read models.
+
+Rules that keep the numbers right whatever the delivery does:
+- every write is an upsert keyed by the fact's natural id (school, trainer, session, milestone),
+  and each event writes only the columns it knows, so a duplicate (same or new ``ce-id``), a
+  redelivery, or events of different streams in either order give the same rows;
+- nothing is dropped because something it refers to is not known yet: a session of a school
+  whose ``school.registered`` has not arrived is kept and joins its district when it does;
+- a cancelled session never counts, whether the cancellation comes before or after its
+  completion (the sessions service's last word on it);
+- erasure keeps the anonymous categories (that is all reporting holds) so counts stay right.
+
+Handlers apply an event to every generation being written: the served one, and the one a
+rebuild is filling (see ``generations``); the rebuild itself writes only the new one.
+
+Writes are staged per transaction (``Writes``) and sent when it commits, one executemany per
+kind of row: a batch of 500 events costs a handful of statements instead of 1,500, which is
+what makes a replay of the whole history fast. Staging may regroup writes across kinds, which
+is safe because every write commutes with the others (the rules above).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from yts_chassis.consumer import EventHandler
-from yts_chassis.database import upsert
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -15,88 +41,342 @@ from yts_contracts.enrolment import (
     TrainerErased,
     TrainerWithdrawn,
 )
-from yts_contracts.envelope import ReceivedEvent
+from yts_contracts.envelope import EventData, ReceivedEvent
+from yts_contracts.milestones import MilestoneReached
+from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted
 
-from yts_reporting.store import CohortView, SchoolView, TrainerView
+from yts_reporting.store import (
+    ProjectedCohort,
+    ProjectedMilestone,
+    ProjectedModuleCompletion,
+    ProjectedSchool,
+    ProjectedSession,
+    ProjectedSessionFacilitator,
+    ProjectedSessionPeers,
+    ProjectedTrainer,
+    ProjectionGeneration,
+)
+
+GENERATIONS_KEY = "yts_reporting_generations"
+
+Apply = Callable[[AsyncSession, Any, int], Awaitable[None]]
 
 
-async def school_registered(session: AsyncSession, event: ReceivedEvent) -> None:
-    data = event.data
-    assert isinstance(data, SchoolRegistered)
-    await upsert(
-        session,
-        SchoolView,
-        {
+async def generations(session: AsyncSession) -> tuple[int, ...]:
+    """The generations this transaction writes: read once per transaction (a batch), so that a
+    rebuild registered later is seen by the next batch. A rebuild presets its own."""
+    cached = session.info.get(GENERATIONS_KEY)
+    if cached is not None:
+        return tuple(cached)
+    row = (
+        await session.execute(
+            select(col(ProjectionGeneration.serving), col(ProjectionGeneration.building)).where(
+                col(ProjectionGeneration.id) == 1
+            )
+        )
+    ).first()
+    serving, building = (row[0], row[1]) if row is not None else (1, None)
+    found = (serving,) if building is None or building == serving else (serving, building)
+    session.info[GENERATIONS_KEY] = found
+    return found
+
+
+WRITES_KEY = "yts_reporting_writes"
+
+
+@dataclass
+class _Rows:
+    table: Any
+    key: tuple[str, ...]
+    update: tuple[str, ...] | None  # None: every other column; (): do nothing on conflict
+    rows: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+
+
+class Writes:
+    """Upserts staged by one transaction, sent at its commit (see ``_send_staged_writes``)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, ...], _Rows] = {}
+
+    def upsert(
+        self,
+        table: Any,
+        values: dict[str, Any],
+        key: Sequence[str],
+        update: Sequence[str] | None = None,
+    ) -> None:
+        """INSERT ... ON CONFLICT (key) DO UPDATE the ``update`` columns (all others when
+        None) or DO NOTHING (``[]``)."""
+        target = getattr(table, "__table__", table)
+        changes = None if update is None else tuple(update)
+        shape = (target.name, tuple(values), tuple(key), changes)
+        group = self.groups.get(shape)
+        if group is None:
+            group = self.groups[shape] = _Rows(target, tuple(key), changes)
+        ident = tuple(values[k] for k in key)
+        if changes == ():
+            group.rows.setdefault(ident, values)  # the first one stays
+        else:
+            group.rows.pop(ident, None)
+            group.rows[ident] = values  # as if applied in order: the last one wins
+
+    def send(self, session: Session) -> None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        for group in self.groups.values():
+            first = next(iter(group.rows.values()))
+            statement: Any = insert(group.table)
+            columns = (
+                [c for c in first if c not in group.key] if group.update is None else group.update
+            )
+            if columns:
+                statement = statement.on_conflict_do_update(
+                    index_elements=list(group.key),
+                    set_={c: statement.excluded[c] for c in columns},
+                )
+            else:
+                statement = statement.on_conflict_do_nothing(index_elements=list(group.key))
+            session.execute(statement, list(group.rows.values()))
+        self.groups.clear()
+
+
+def staged(session: AsyncSession) -> Writes:
+    writes = session.info.get(WRITES_KEY)
+    if writes is None:
+        writes = session.info[WRITES_KEY] = Writes()
+    return writes
+
+
+@event.listens_for(Session, "before_commit")
+def _send_staged_writes(session: Session) -> None:
+    writes = session.info.pop(WRITES_KEY, None)
+    if writes is not None:
+        writes.send(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_staged_writes(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(WRITES_KEY, None)
+    session.info.pop(GENERATIONS_KEY, None)
+
+
+class Projections:
+    """The handlers of every event reporting reads, for a programme time zone."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+
+    def day(self, moment: datetime) -> date:
+        """The programme's calendar day of a moment (an enrolment at 23:30 UTC in Almaty is
+        the next day)."""
+        return moment.astimezone(self.zone).date()
+
+    # -- enrolment ------------------------------------------------------------------------
+
+    async def school_registered(
+        self, session: AsyncSession, data: SchoolRegistered, generation: int
+    ) -> None:
+        staged(session).upsert(
+            ProjectedSchool,
+            {
+                "generation": generation,
+                "school_id": data.school_id,
+                "name": data.name,
+                "district": data.district.value,
+                "registered_at": data.registered_at,
+            },
+            key=["generation", "school_id"],
+        )
+
+    async def cohort_opened(
+        self, session: AsyncSession, data: CohortOpened, generation: int
+    ) -> None:
+        staged(session).upsert(
+            ProjectedCohort,
+            {
+                "generation": generation,
+                "cohort_id": data.cohort_id,
+                "name": data.name,
+                "starts_on": data.starts_on,
+                "ends_on": data.ends_on,
+            },
+            key=["generation", "cohort_id"],
+        )
+
+    async def trainer_enrolled(
+        self, session: AsyncSession, data: TrainerEnrolled, generation: int
+    ) -> None:
+        staged(session).upsert(
+            ProjectedTrainer,
+            {
+                "generation": generation,
+                "trainer_id": data.trainer_id,
+                "school_id": data.school_id,
+                "cohort_id": data.cohort_id,
+                "grade": data.grade,
+                "gender": data.gender.value,
+                "enrolled_at": data.enrolled_at,
+                "enrolled_on": self.day(data.enrolled_at),
+            },
+            key=["generation", "trainer_id"],
+        )
+
+    async def trainer_withdrawn(
+        self, session: AsyncSession, data: TrainerWithdrawn, generation: int
+    ) -> None:
+        # The withdrawal names the school too, so a withdrawal seen first still counts there.
+        staged(session).upsert(
+            ProjectedTrainer,
+            {
+                "generation": generation,
+                "trainer_id": data.trainer_id,
+                "school_id": data.school_id,
+                "withdrawn_at": data.withdrawn_at,
+                "withdrawn_on": self.day(data.withdrawn_at),
+                "withdrawal_reason": data.reason.value,
+            },
+            key=["generation", "trainer_id"],
+            update=["withdrawn_at", "withdrawn_on", "withdrawal_reason"],
+        )
+
+    async def trainer_erased(
+        self, session: AsyncSession, data: TrainerErased, generation: int
+    ) -> None:
+        # Reporting holds only categories: the tombstone keeps them, so the counts stay right.
+        staged(session).upsert(
+            ProjectedTrainer,
+            {"generation": generation, "trainer_id": data.trainer_id, "erased_at": data.erased_at},
+            key=["generation", "trainer_id"],
+            update=["erased_at"],
+        )
+
+    # -- sessions -------------------------------------------------------------------------
+
+    async def module_completed(
+        self, session: AsyncSession, data: ModuleCompleted, generation: int
+    ) -> None:
+        staged(session).upsert(
+            ProjectedModuleCompletion,
+            {
+                "generation": generation,
+                "trainer_id": data.trainer_id,
+                "module_id": data.module_id,
+                "school_id": data.school_id,
+                "completed_on": data.completed_on,
+            },
+            key=["generation", "trainer_id", "module_id"],
+            update=[],
+        )
+
+    async def session_completed(
+        self, session: AsyncSession, data: SessionCompleted, generation: int
+    ) -> None:
+        completion = {
             "school_id": data.school_id,
-            "name": data.name,
-            "district": data.district,
-            "registered_at": data.registered_at,
-        },
-        key=["school_id"],
-    )
+            "topic_module_id": data.topic_module_id,
+            "language": data.language,
+            "delivered_on": data.delivered_on,
+            "duration_minutes": data.duration_minutes,
+            "participants": data.participants.total,
+            "participants_female": data.participants.female,
+            "participants_male": data.participants.male,
+            "feedback_responses": data.feedback.responses,
+            "average_rating": data.feedback.average_rating,
+        }
+        # Only the completion's columns: a cancellation already recorded stays.
+        staged(session).upsert(
+            ProjectedSession,
+            {"generation": generation, "session_id": data.session_id, **completion},
+            key=["generation", "session_id"],
+            update=list(completion),
+        )
+        for trainer in data.facilitator_ids:
+            staged(session).upsert(
+                ProjectedSessionFacilitator,
+                {"generation": generation, "session_id": data.session_id, "trainer_id": trainer},
+                key=["generation", "session_id", "trainer_id"],
+                update=[],
+            )
+        for grade, count in sorted(data.participants.by_grade.items()):
+            if count > 0:
+                staged(session).upsert(
+                    ProjectedSessionPeers,
+                    {
+                        "generation": generation,
+                        "session_id": data.session_id,
+                        "grade": int(grade),
+                        "participants": count,
+                    },
+                    key=["generation", "session_id", "grade"],
+                )
+
+    async def session_cancelled(
+        self, session: AsyncSession, data: SessionCancelled, generation: int
+    ) -> None:
+        staged(session).upsert(
+            ProjectedSession,
+            {
+                "generation": generation,
+                "session_id": data.session_id,
+                "school_id": data.school_id,
+                "cancelled_at": data.cancelled_at,
+                "cancelled_on": self.day(data.cancelled_at),
+            },
+            key=["generation", "session_id"],
+            update=["cancelled_at", "cancelled_on"],
+        )
+
+    # -- milestones -----------------------------------------------------------------------
+
+    async def milestone_reached(
+        self, session: AsyncSession, data: MilestoneReached, generation: int
+    ) -> None:
+        # Each milestone is reached once: its id is derived from kind and subject, so a repeat
+        # (even under a new ce-id) is the same row and the first one stays.
+        staged(session).upsert(
+            ProjectedMilestone,
+            {
+                "generation": generation,
+                "milestone_id": data.milestone_id,
+                "kind": data.kind.value,
+                "subject_type": data.subject.type.value,
+                "subject_id": data.subject.id,
+                "reached_at": data.reached_at,
+                "reached_on": self.day(data.reached_at),
+            },
+            key=["generation", "milestone_id"],
+            update=[],
+        )
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def appliers(self) -> dict[type[EventData], Apply]:
+        return {
+            SchoolRegistered: self.school_registered,
+            CohortOpened: self.cohort_opened,
+            TrainerEnrolled: self.trainer_enrolled,
+            TrainerWithdrawn: self.trainer_withdrawn,
+            TrainerErased: self.trainer_erased,
+            ModuleCompleted: self.module_completed,
+            SessionCompleted: self.session_completed,
+            SessionCancelled: self.session_cancelled,
+            MilestoneReached: self.milestone_reached,
+        }
+
+    def handlers(self, *event_types: type[EventData]) -> dict[str, EventHandler]:
+        """Chassis handlers ``(session, event)`` for the given event types, each applying the
+        event to every generation being written."""
+        appliers = self.appliers()
+        return {kind.event_type: _each_generation(appliers[kind]) for kind in event_types}
+
+    def all_handlers(self) -> dict[str, EventHandler]:
+        return self.handlers(*self.appliers())
 
 
-async def cohort_opened(session: AsyncSession, event: ReceivedEvent) -> None:
-    data = event.data
-    assert isinstance(data, CohortOpened)
-    await upsert(
-        session,
-        CohortView,
-        {
-            "cohort_id": data.cohort_id,
-            "name": data.name,
-            "starts_on": data.starts_on,
-            "ends_on": data.ends_on,
-        },
-        key=["cohort_id"],
-    )
+def _each_generation(apply: Apply) -> EventHandler:
+    async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
+        for generation in await generations(session):
+            await apply(session, event.data, generation)
 
-
-async def trainer_enrolled(session: AsyncSession, event: ReceivedEvent) -> None:
-    data = event.data
-    assert isinstance(data, TrainerEnrolled)
-    await upsert(
-        session,
-        TrainerView,
-        {
-            "trainer_id": data.trainer_id,
-            "school_id": data.school_id,
-            "cohort_id": data.cohort_id,
-            "grade": data.grade,
-            "gender": str(data.gender.value),
-            "status": "active",
-            "enrolled_at": data.enrolled_at,
-        },
-        key=["trainer_id"],
-        update=["school_id", "cohort_id", "grade", "gender", "enrolled_at"],
-    )
-
-
-async def trainer_withdrawn(session: AsyncSession, event: ReceivedEvent) -> None:
-    data = event.data
-    assert isinstance(data, TrainerWithdrawn)
-    await session.execute(
-        update(TrainerView)
-        .where(col(TrainerView.trainer_id) == data.trainer_id)
-        .values(status="withdrawn", withdrawn_at=data.withdrawn_at)
-    )
-
-
-async def trainer_erased(session: AsyncSession, event: ReceivedEvent) -> None:
-    data = event.data
-    assert isinstance(data, TrainerErased)
-    # Only categories are held here; the tombstone keeps the counts right.
-    await session.execute(
-        update(TrainerView)
-        .where(col(TrainerView.trainer_id) == data.trainer_id)
-        .values(erased=True)
-    )
-
-
-ENROLMENT_HANDLERS: dict[str, EventHandler] = {
-    SchoolRegistered.event_type: school_registered,
-    CohortOpened.event_type: cohort_opened,
-    TrainerEnrolled.event_type: trainer_enrolled,
-    TrainerWithdrawn.event_type: trainer_withdrawn,
-    TrainerErased.event_type: trainer_erased,
-}
+    handler.__name__ = getattr(apply, "__name__", "handler")
+    return handler

@@ -1,0 +1,55 @@
+"""The dashboard's languages: one message catalogue file per language (messages/<lang>.json),
+chosen by ``?lang=``, else the browser's Accept-Language, else English."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+MESSAGES = Path(__file__).parent / "messages"
+LANGUAGES = ("kk", "ru", "en")
+DEFAULT = "en"
+
+
+@cache
+def _catalogue(lang: str) -> dict[str, str]:
+    raw: dict[str, str] = json.loads((MESSAGES / f"{lang}.json").read_text(encoding="utf-8"))
+    return raw
+
+
+def choose(requested: str | None, accept_language: str | None) -> str:
+    if requested in LANGUAGES:
+        return requested
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT
+
+
+@dataclass(frozen=True)
+class Messages:
+    lang: str
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = _catalogue(self.lang).get(key) or _catalogue(DEFAULT).get(key) or key
+        return text.format(**values) if values else text
+
+    def number(self, value: int | float | None, decimals: int = 0) -> str:
+        """1,234.5 in English; 1 234,5 in Russian and Kazakh (no-break space)."""
+        if value is None:
+            return "-"
+        text = f"{value:,.{decimals}f}"
+        if self.lang == "en":
+            return text
+        return text.replace(",", "\u00a0").replace(".", ",")
+
+    def percent(self, share: float | None) -> str:
+        if share is None:
+            return ""
+        return f"{self.number(share * 100, 0)}\u00a0%" if self.lang != "en" else f"{share:.0%}"
+
+    def district(self, name: str | None) -> str:
+        return self(f"district.{name}") if name else self("district_unknown")

@@ -1,0 +1,175 @@
+"""Reporting's read side for the routes: indicators, months, breakdowns, one school, the
+session rows of the export. Each function reads one generation in one snapshot."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from yts_chassis.database import Database
+
+from yts_reporting.indicators import (
+    ALL,
+    CohortRow,
+    Dimension,
+    Filters,
+    Reader,
+    SchoolRow,
+    SessionRow,
+    Totals,
+    snapshot,
+)
+from yts_reporting.schemas import (
+    Indicators,
+    IndicatorValues,
+    MonthIndicators,
+    MonthlyIndicators,
+    SchoolOut,
+    SchoolSummary,
+    TrainersByCategory,
+    filters_of,
+    indicator_values,
+    period_of,
+)
+from yts_reporting.settings import ProgrammeTargets
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    key: Any  # district name, school id, grade, gender or YYYY-MM; None: not known yet
+    label: str
+    district: str | None
+    totals: Totals
+
+
+@dataclass
+class Overview:
+    """Everything the dashboard and the spreadsheet show, read in one snapshot."""
+
+    overall: Totals
+    months: list[tuple[str, Totals]]
+    by_district: list[BreakdownRow]
+    by_school: list[BreakdownRow]
+    by_grade: list[BreakdownRow] = field(default_factory=list)
+    by_gender: list[BreakdownRow] = field(default_factory=list)
+    trainers_grid: dict[tuple[int, str], int] = field(default_factory=dict)
+    schools: list[SchoolRow] = field(default_factory=list)
+    cohorts: list[CohortRow] = field(default_factory=list)
+
+
+def month_range(first: str, last: str) -> list[str]:
+    year, month = int(first[:4]), int(first[5:7])
+    end = (int(last[:4]), int(last[5:7]))
+    months = []
+    while (year, month) <= end:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+async def _months(reader: Reader, f: Filters) -> list[tuple[str, Totals]]:
+    """Every month from the first to the last holding a fact (empty months included)."""
+    found = {str(k): v for k, v in (await reader.totals(f, "month")).items() if k is not None}
+    if not found:
+        return []
+    return [(m, found.get(m, Totals())) for m in month_range(min(found), max(found))]
+
+
+async def _breakdown(reader: Reader, f: Filters, dim: Dimension) -> list[BreakdownRow]:
+    rows = await reader.totals(f, dim)
+    if dim == "school":
+        schools = {s.school_id: s for s in await reader.schools()}
+        out = []
+        for key, totals in rows.items():
+            known = schools.get(key)
+            out.append(
+                BreakdownRow(
+                    key=key,
+                    label=known.name if known else str(key),
+                    district=known.district if known else None,
+                    totals=totals,
+                )
+            )
+        return sorted(out, key=lambda r: (r.district or "~", r.label))
+    ordered = sorted(rows.items(), key=lambda item: (item[0] is None, str(item[0])))
+    return [
+        BreakdownRow(
+            key=key,
+            label="" if key is None else str(key),
+            district=str(key) if dim == "district" and key is not None else None,
+            totals=totals,
+        )
+        for key, totals in ordered
+    ]
+
+
+async def indicators(db: Database, f: Filters, targets: ProgrammeTargets) -> Indicators:
+    async with snapshot(db) as reader:
+        totals = await reader.overall(f)
+    return Indicators(
+        period=period_of(f), filters=filters_of(f), **indicator_values(totals, targets)
+    )
+
+
+async def monthly(db: Database, f: Filters, targets: ProgrammeTargets) -> MonthlyIndicators:
+    async with snapshot(db) as reader:
+        months = await _months(reader, f)
+    return MonthlyIndicators(
+        period=period_of(f),
+        filters=filters_of(f),
+        months=[
+            MonthIndicators(month=month, **indicator_values(totals, targets))
+            for month, totals in months
+        ],
+    )
+
+
+async def school_summary(
+    db: Database, school_id: uuid.UUID, f: Filters, targets: ProgrammeTargets
+) -> SchoolSummary | None:
+    scoped = f.narrowed(school_id=school_id)
+    async with snapshot(db) as reader:
+        found = await reader.schools(school_id)
+        if not found:
+            return None
+        registered_at = await reader.school_registered_at(school_id)
+        totals = await reader.overall(scoped)
+        grid = await reader.trainers_by_grade_and_gender(scoped)
+    school = found[0]
+    return SchoolSummary(
+        school=SchoolOut(
+            school_id=school.school_id,
+            name=school.name,
+            district=school.district,
+            registered_at=registered_at,
+        ),
+        period=period_of(f),
+        indicators=IndicatorValues(**indicator_values(totals, targets)),
+        trainers_by_grade_and_gender=[
+            TrainersByCategory(grade=grade, gender=gender, trainers=n)
+            for (grade, gender), n in sorted(grid.items())
+        ],
+    )
+
+
+async def overview(db: Database, f: Filters, *, all_breakdowns: bool = False) -> Overview:
+    async with snapshot(db) as reader:
+        result = Overview(
+            overall=(await reader.totals(f)).get(ALL, Totals()),
+            months=await _months(reader, f),
+            by_district=await _breakdown(reader, f, "district"),
+            by_school=await _breakdown(reader, f, "school"),
+            trainers_grid=await reader.trainers_by_grade_and_gender(f),
+            schools=await reader.schools(),
+            cohorts=await reader.cohorts(),
+        )
+        if all_breakdowns:
+            result.by_grade = await _breakdown(reader, f, "grade")
+            result.by_gender = await _breakdown(reader, f, "gender")
+    return result
+
+
+async def sessions(db: Database, f: Filters) -> list[SessionRow]:
+    async with snapshot(db) as reader:
+        return await reader.sessions(f)

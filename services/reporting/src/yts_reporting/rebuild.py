@@ -1,0 +1,421 @@
+"""Rebuild the read models from the streams, without downtime: ``yts reporting rebuild`` (or
+``python -m yts_reporting.rebuild``), with the service's own ``YTS_REPORTING_*`` settings.
+
+1. Claim the next generation in ``projection_generation`` (refused while another rebuild runs,
+   unless ``--force``); from then on the live consumers apply each event to the served
+   generation *and* the new one, so nothing published during the rebuild is missed.
+2. Note where each stream ends, then replay it from its first message through an ephemeral
+   consumer of our own (no acks; the live durable consumers are not touched), applying the same
+   projection handlers to the new generation only, a batch per transaction.
+3. Switch over: one update makes the new generation the served one. Requests already reading
+   the previous generation finish on it; its rows are deleted after a grace period.
+
+The projections are order-free upserts, so an event applied by both the replay and a live
+consumer, in either order, leaves the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import nats
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from sqlalchemy import delete, update
+from sqlmodel import col
+from yts_chassis.consumer import EventHandler
+from yts_chassis.database import Database, is_transient
+from yts_chassis.logs import configure_logging, get_logger
+from yts_chassis.migrations import upgrade_async
+from yts_chassis.settings import load_settings
+from yts_chassis.topology import DurableConsumer
+from yts_contracts.envelope import ContractViolation, from_nats
+
+from yts_reporting.handlers import SUBSCRIPTIONS
+from yts_reporting.projections import GENERATIONS_KEY, Projections
+from yts_reporting.settings import ReportingSettings
+from yts_reporting.store import PROJECTED_TABLES, ProjectionGeneration
+
+log = get_logger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class RebuildRefused(RuntimeError):
+    """Another rebuild holds the claim (or took it over)."""
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+
+    def stream(self, name: str) -> None: ...
+
+    def advance(self, events: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class Silent:
+    def start(self, total: int) -> None:
+        pass
+
+    def stream(self, name: str) -> None:
+        pass
+
+    def advance(self, events: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class RebuildReport:
+    previous: int
+    generation: int
+    events: int = 0
+    applied: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    by_stream: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"rebuilt generation {self.generation} from {self.events} events "
+            f"({self.applied} applied, {self.skipped} not for reporting or invalid) in "
+            f"{self.seconds:.1f} s ({self.events_per_second:,.0f} events/s); now serving "
+            f"generation {self.generation}, generation {self.previous} retired"
+        )
+
+
+async def claim(db: Database, *, force: bool) -> tuple[int, int]:
+    """Register the next generation as being built; returns (served, new)."""
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        row = await session.get(ProjectionGeneration, 1)
+        if row is None:
+            session.add(ProjectionGeneration(id=1, serving=1))
+            await session.flush()
+            row = await session.get(ProjectionGeneration, 1)
+            assert row is not None
+        served, new = row.serving, row.serving + 1
+        statement = (
+            update(ProjectionGeneration)
+            .where(col(ProjectionGeneration.id) == 1, col(ProjectionGeneration.serving) == served)
+            .values(building=new, building_since=now)
+        )
+        if not force:
+            statement = statement.where(col(ProjectionGeneration.building).is_(None))
+        claimed = await session.execute(statement)
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise RebuildRefused(
+                f"a rebuild of generation {row.building} is running since {row.building_since}; "
+                "wait for it, or pass --force if it died"
+            )
+    # Rows of an unfinished rebuild or of a retired generation: start from nothing.
+    await _delete_generations(db, keep=served)
+    return served, new
+
+
+async def _delete_generations(
+    db: Database, *, keep: int | None = None, only: int | None = None
+) -> None:
+    async with db.transaction() as session:
+        for table in PROJECTED_TABLES:
+            generation = col(table.generation)  # type: ignore[attr-defined]
+            condition = generation == only if only is not None else generation != keep
+            await session.execute(delete(table).where(condition))
+
+
+async def switch_over(db: Database, served: int, new: int) -> None:
+    async with db.transaction() as session:
+        switched = await session.execute(
+            update(ProjectionGeneration)
+            .where(col(ProjectionGeneration.id) == 1, col(ProjectionGeneration.building) == new)
+            .values(serving=new, building=None, building_since=None, switched_at=datetime.now(UTC))
+        )
+        if switched.rowcount != 1:  # type: ignore[attr-defined]
+            raise RebuildRefused(f"generation {new} was taken over by another rebuild")
+
+
+async def release(db: Database, new: int) -> None:
+    """Give up a failed rebuild: live consumers stop writing the new generation; drop it."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(ProjectionGeneration)
+            .where(col(ProjectionGeneration.id) == 1, col(ProjectionGeneration.building) == new)
+            .values(building=None, building_since=None)
+        )
+    await _delete_generations(db, only=new)
+
+
+class Replay:
+    """Applies the messages of one stream to one generation, a batch per transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, EventHandler],
+        generation: int,
+        report: RebuildReport,
+    ) -> None:
+        self.db = db
+        self.handlers = handlers
+        self.generation = generation
+        self.report = report
+
+    async def apply(self, messages: Sequence[Msg]) -> None:
+        events = []
+        for msg in messages:
+            try:
+                received = from_nats(msg.subject, msg.headers, msg.data)
+            except ContractViolation:
+                # The live consumer dead-letters these; a replay just passes them by.
+                self.report.skipped += 1
+                continue
+            if received.attributes.type in self.handlers:
+                events.append(received)
+            else:
+                self.report.skipped += 1
+        for attempt in range(1, 7):
+            try:
+                async with self.db.transaction() as session:
+                    session.info[GENERATIONS_KEY] = (self.generation,)
+                    for received in events:
+                        await self.handlers[received.attributes.type](session, received)
+                break
+            except Exception as exc:
+                if not is_transient(exc) or attempt == 6:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        self.report.applied += len(events)
+
+
+async def replay_stream(
+    js: JetStreamContext,
+    durable: DurableConsumer,
+    replay: Replay,
+    progress: Progress,
+    batch_size: int,
+) -> int:
+    """Replay ``durable``'s stream (same filter) up to its last message as of now."""
+    info = await js.stream_info(durable.stream)
+    last = info.state.last_seq
+    if not info.state.messages or last < info.state.first_seq:
+        return 0
+    name = f"reporting-rebuild-{replay.generation}-{uuid.uuid4().hex[:8]}"
+    await js.add_consumer(
+        durable.stream,
+        ConsumerConfig(
+            name=name,
+            description="reporting rebuild (ephemeral, deleted when done)",
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            filter_subject=durable.filter_subject,
+            inactive_threshold=60.0,
+        ),
+    )
+    subscription = await js.pull_subscribe_bind(consumer=name, stream=durable.stream)
+
+    async def next_batch() -> list[Msg]:
+        try:
+            return await subscription.fetch(batch=batch_size, timeout=2.0)
+        except TimeoutError:  # nats' and asyncio's alike
+            return []
+
+    count = 0
+    upcoming: asyncio.Task[list[Msg]] | None = None
+    try:
+        position = 0
+        upcoming = asyncio.create_task(next_batch())
+        while position < last and upcoming is not None:
+            messages = await upcoming
+            if not messages:
+                if not (await js.consumer_info(durable.stream, name)).num_pending:
+                    break  # messages past the filter, or the tail was removed: done
+                upcoming = asyncio.create_task(next_batch())
+                continue
+            position = max(position, *(m.metadata.sequence.stream for m in messages))
+            # Fetch (and parse) the next batch while this one is written.
+            upcoming = asyncio.create_task(next_batch()) if position < last else None
+            await replay.apply(messages)
+            count += len(messages)
+            progress.advance(len(messages))
+    finally:
+        if upcoming is not None and not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await upcoming
+        await subscription.unsubscribe()
+        try:
+            await js.delete_consumer(durable.stream, name)
+        except Exception as exc:  # it expires by itself after its inactive threshold
+            log.debug("rebuild consumer not deleted", error=repr(exc))
+    return count
+
+
+async def rebuild(
+    settings: ReportingSettings,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    retire_after: float | None = None,
+    batch_size: int | None = None,
+) -> RebuildReport:
+    """Replay every stream reporting reads into a new generation and switch over."""
+    progress = progress or Silent()
+    batch = batch_size or settings.rebuild_batch_size
+    db = Database(settings.database_url)
+    nc = None
+    try:
+        await upgrade_async(settings.database_url, MIGRATIONS)
+        options: dict[str, object] = {
+            "servers": settings.nats_servers,
+            "name": "yts-reporting-rebuild",
+            "inbox_prefix": settings.nats_inbox_prefix,
+            "connect_timeout": 5,
+        }
+        if settings.nats_user:
+            options["user"] = settings.nats_user
+            if settings.nats_password:
+                options["password"] = settings.nats_password.get_secret_value()
+        nc = await nats.connect(**options)  # type: ignore[arg-type]
+        js = nc.jetstream()
+        served, new = await claim(db, force=force)
+        report = RebuildReport(previous=served, generation=new)
+        projections = Projections(settings.zone)
+        started = time.perf_counter()
+        try:
+            total = 0
+            for durable, _ in SUBSCRIPTIONS:
+                total += (await js.stream_info(durable.stream)).state.messages
+            progress.start(total)
+            for durable, event_types in SUBSCRIPTIONS:
+                progress.stream(durable.stream)
+                replay = Replay(db, projections.handlers(*event_types), new, report)
+                report.by_stream[durable.stream] = await replay_stream(
+                    js, durable, replay, progress, batch
+                )
+            report.events = sum(report.by_stream.values())
+            await switch_over(db, served, new)
+            report.seconds = time.perf_counter() - started
+        except RebuildRefused:
+            raise  # another rebuild owns the new generation now: leave it alone
+        except BaseException:
+            await release(db, new)
+            raise
+        finally:
+            progress.finish()
+        log.info(
+            "read models rebuilt",
+            generation=new,
+            events=report.events,
+            seconds=round(report.seconds, 2),
+            events_per_second=round(report.events_per_second),
+        )
+        grace = settings.rebuild_retire_after_seconds if retire_after is None else retire_after
+        await asyncio.sleep(grace)  # requests already reading the old generation finish on it
+        await _delete_generations(db, keep=new)
+        return report
+    finally:
+        if nc is not None:
+            await nc.close()
+        await db.dispose()
+
+
+class RichProgress:
+    """A progress bar with the replay rate, on the terminal (or plain lines when piped)."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>8,.0f} events/s"),
+            TimeElapsedColumn(),
+        )
+        self.task = self.bar.add_task("replaying", total=None, rate=0.0)
+        self.started = time.perf_counter()
+        self.done = 0
+
+    def start(self, total: int) -> None:
+        self.started = time.perf_counter()
+        self.bar.start()
+        self.bar.update(self.task, total=total)
+
+    def stream(self, name: str) -> None:
+        self.bar.update(self.task, description=name)
+
+    def advance(self, events: int) -> None:
+        self.done += events
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        self.bar.update(self.task, advance=events, rate=self.done / elapsed)
+
+    def finish(self) -> None:
+        self.bar.update(self.task, description="replayed")
+        self.bar.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="yts reporting rebuild",
+        description="Replay the event streams into fresh read models while the current ones "
+        "keep serving, then switch over. Uses the YTS_REPORTING_* settings of the service.",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="take over from a rebuild that died midway"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="events per transaction")
+    parser.add_argument(
+        "--retire-after",
+        type=float,
+        default=None,
+        help="seconds the previous generation stays for requests reading it (default: setting)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    settings = load_settings(ReportingSettings)
+    configure_logging("reporting-rebuild", "WARNING", settings.log_format)
+    progress: Progress = Silent() if args.quiet else RichProgress()
+    try:
+        report = asyncio.run(
+            rebuild(
+                settings,
+                force=args.force,
+                progress=progress,
+                retire_after=args.retire_after,
+                batch_size=args.batch_size,
+            )
+        )
+    except RebuildRefused as refused:
+        print(f"rebuild refused: {refused}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Who may read reporting, and what bad filters get: admin and partner tokens read everything,
+a coordinator's token only its own school (another school is a 403, its numbers are its
+school's), no token a 401, and a bad filter a 422 problem naming the field and the rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from yts_chassis.auth import Role, TokenFile
+
+from tests.reporting.conftest import reporting_app
+from tests.support.reporting_programme import (
+    MEASURES,
+    Programme,
+    consumers_caught_up,
+    generate,
+    publish,
+)
+from tests.support.services import eventually, running
+
+
+@dataclass
+class Readers:
+    programme: Programme
+    admin: httpx.AsyncClient
+    tokens: dict[str, str]
+
+    def as_(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture(scope="module")
+async def readers(
+    own_nats: str, database_factory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Readers]:
+    programme = generate(schools=8, trainers_per_school=4, sessions=60, seed=7)
+    tokens_file = Path(tmp_path_factory.mktemp("tokens")) / "tokens.json"
+    registry = TokenFile(tokens_file)
+    own, other = programme.schools[0].id, programme.schools[1].id
+    tokens = {
+        "partner": registry.create(Role.partner, "UNESCO Almaty"),
+        "coordinator": registry.create(Role.coordinator, "deputy principal", own),
+        "other coordinator": registry.create(Role.coordinator, "another deputy", other),
+    }
+    app = reporting_app(
+        own_nats, await database_factory("reporting_access"), tokens_file=tokens_file
+    )
+    nc = await nats.connect(own_nats)
+    try:
+        async with running(app) as admin:
+            await publish(nc.jetstream(), programme.events)
+            await eventually(lambda: consumers_caught_up(nc.jetstream()), timeout=60)
+            yield Readers(programme, admin, tokens)
+    finally:
+        await nc.close()
+
+
+def values(body: dict) -> dict[str, int]:
+    return {m: body[m]["value"] for m in MEASURES}
+
+
+def expected(p: Programme, **filters) -> dict[str, int]:
+    return {m: v for m, v in p.expected(**filters).items() if m in MEASURES}
+
+
+async def test_a_partner_reads_the_whole_programme(readers: Readers) -> None:
+    p = readers.programme
+    response = await readers.admin.get("/v1/indicators", headers=readers.as_("partner"))
+    assert response.status_code == 200, response.text
+    assert values(response.json()) == expected(p)
+    other = await readers.admin.get(
+        f"/v1/schools/{p.schools[5].id}/summary", headers=readers.as_("partner")
+    )
+    assert other.status_code == 200
+
+
+async def test_a_coordinator_sees_only_its_own_school(readers: Readers) -> None:
+    p = readers.programme
+    own = p.schools[0].id
+    headers = readers.as_("coordinator")
+    body = (await readers.admin.get("/v1/indicators", headers=headers)).json()
+    assert values(body) == expected(p, school=own)
+    assert body["filters"]["school_id"] == str(own)
+    explicit = await readers.admin.get(
+        "/v1/indicators", params={"school_id": str(own)}, headers=headers
+    )
+    assert values(explicit.json()) == expected(p, school=own)
+    summary = await readers.admin.get(f"/v1/schools/{own}/summary", headers=headers)
+    assert summary.status_code == 200
+    monthly = (await readers.admin.get("/v1/indicators/monthly", headers=headers)).json()
+    assert (
+        sum(m["sessions_delivered"]["value"] for m in monthly["months"])
+        == (p.expected(school=own)["sessions_delivered"])
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (
+                    await readers.admin.get("/v1/exports/sessions.csv", headers=headers)
+                ).content.decode("utf-8-sig")
+            )
+        )
+    )
+    assert {r["school_id"] for r in rows} <= {str(own)}
+    assert len(rows) == p.expected(school=own)["sessions_delivered"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/indicators?school_id={other}",
+        "/v1/indicators/monthly?school_id={other}",
+        "/v1/schools/{other}/summary",
+        "/v1/exports/sessions.csv?school_id={other}",
+        "/v1/exports/indicators.xlsx?school_id={other}",
+        "/?school_id={other}",
+    ],
+)
+async def test_another_school_is_forbidden_to_a_coordinator(readers: Readers, path: str) -> None:
+    other = readers.programme.schools[1].id
+    response = await readers.admin.get(path.format(other=other), headers=readers.as_("coordinator"))
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Not your school"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/indicators", "/v1/indicators/monthly", "/v1/exports/sessions.csv"],
+)
+async def test_no_token_or_an_unknown_one_is_a_401(readers: Readers, path: str) -> None:
+    missing = await readers.admin.get(path, headers={"Authorization": ""})
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    unknown = await readers.admin.get(path, headers={"Authorization": "Bearer yts_nope"})
+    assert unknown.status_code == 401
+    assert unknown.json()["title"] == "Unknown token"
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "rule"),
+    [
+        ({"from": "2024-06-01", "to": "2024-01-01"}, "query.to", "not_before_from"),
+        ({"grade": "12"}, "query.grade", "less_than_equal"),
+        ({"grade": "ten"}, "query.grade", "int_parsing"),
+        ({"gender": "boy"}, "query.gender", "enum"),
+        ({"district": "Paris"}, "query.district", "enum"),
+        ({"school_id": "No. 12"}, "query.school_id", "uuid_parsing"),
+        ({"from": "2024-13-01"}, "query.from", "date_from_datetime_parsing"),
+    ],
+)
+async def test_a_bad_filter_is_a_problem_naming_the_field_and_the_rule(
+    readers: Readers, query: dict[str, str], field: str, rule: str
+) -> None:
+    for path in ("/v1/indicators", "/v1/exports/indicators.xlsx"):
+        response = await readers.admin.get(path, params=query)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        (error,) = response.json()["errors"]
+        assert error["field"] == field
+        assert error["rule"] == rule
+
+
+async def test_a_school_reporting_does_not_know_is_a_404(readers: Readers) -> None:
+    response = await readers.admin.get(f"/v1/schools/{uuid.uuid4()}/summary")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_period_narrows_every_indicator(readers: Readers) -> None:
+    p = readers.programme
+    response = await readers.admin.get(
+        "/v1/indicators", params={"from": "2024-09-01", "to": "2025-05-31"}
+    )
+    body = response.json()
+    assert body["period"] == {"from": "2024-09-01", "to": "2025-05-31"}
+    from datetime import date
+
+    assert values(body) == expected(p, start=date(2024, 9, 1), end=date(2025, 5, 31))
