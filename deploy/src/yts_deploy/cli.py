@@ -6,13 +6,25 @@ import asyncio
 import signal
 import time
 import uuid
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from nats.errors import Error as NatsError
 from yts_chassis.auth import Role, TokenFile
 
-from yts_deploy.runner import LocalSystem, provision_at
+from yts_deploy.demo import DemoError, run_demo
+from yts_deploy.natsconfig import (
+    PROVISIONER,
+    REBUILDER,
+    SOURCE_DIR,
+    LocalAccess,
+    generate_password,
+    inbox_prefix,
+)
+from yts_deploy.partners_cli import partners_app
+from yts_deploy.runner import DEFAULT_PORTS, SERVICES, LocalSystem, provision_at
 
 app = typer.Typer(
     help="Young Trainers' School platform: run, provision, administer.", no_args_is_help=True
@@ -21,8 +33,17 @@ tokens_app = typer.Typer(help="Bearer tokens (only hashes are stored).", no_args
 app.add_typer(tokens_app, name="tokens")
 reporting_app = typer.Typer(help="Reporting read models.", no_args_is_help=True)
 app.add_typer(reporting_app, name="reporting")
+app.add_typer(partners_app, name="partners")
 
 STATE = Path(".state")
+
+
+class DemoSize(StrEnum):
+    full = "full"
+    small = "small"
+
+
+REPO_ROOT = SOURCE_DIR.parents[1]
 
 
 @app.command()
@@ -30,29 +51,51 @@ def up(
     state_dir: Annotated[Path, typer.Option(help="where NATS, databases and logs live")] = STATE,
     nats_port: Annotated[int, typer.Option(help="NATS port; another is picked if taken")] = 4222,
     demo: Annotated[bool, typer.Option(help="fill an empty system with a demo programme")] = False,
+    demo_size: Annotated[DemoSize, typer.Option(help="full: 35 schools; small: 4")] = DemoSize.full,
+    http_port: Annotated[
+        int, typer.Option(help="enrolment's port; sessions, notifications, reporting follow")
+    ] = DEFAULT_PORTS["enrolment"],
 ) -> None:
     """Run everything on this machine until Ctrl-C."""
-    system = LocalSystem(state_dir=state_dir.resolve(), nats_port=nats_port, say=typer.echo)
+    system = LocalSystem(
+        state_dir=state_dir.resolve(),
+        nats_port=nats_port,
+        http_ports={name: http_port + n for n, name in enumerate(SERVICES)},
+        say=typer.echo,
+    )
     stop = False
+    waiting = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stop
         stop = True
+        if not waiting:  # still starting or loading the demo: stop right away
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         typer.echo("starting NATS and the four services ...")
         system.start()
-        if demo:
-            typer.echo("the demo programme arrives with its issue; starting without it")
         assert system.nats is not None
+        urls = {name: service.url for name, service in system.services.items()}
         typer.echo(f"\nNATS          {system.nats.url}  (JetStream store: {system.nats.store_dir})")
         for name, service in system.services.items():
             typer.echo(f"{name:<14}{service.url}   docs: {service.url}/docs")
         typer.echo(f"\nadmin token   {system.token}")
         typer.echo(f"logs          {state_dir / 'logs'}")
+        typer.echo(
+            "partners      yts partners add <name> --types 'yts.sessions.>'  "
+            "(prints NATS credentials)"
+        )
+        if demo:
+            typer.echo("\nloading the demo programme through the API ...")
+            try:
+                run_demo(urls, system.token, scale=demo_size.value, say=typer.echo)
+            except DemoError as error:
+                typer.echo(f"demo not loaded: {error}", err=True)
         typer.echo("\nCtrl-C stops everything.")
+        waiting = True
         while not stop:
             dead = system.first_dead()
             if dead:
@@ -65,23 +108,101 @@ def up(
         typer.echo("stopped")
 
 
+NatsUrl = Annotated[str, typer.Option(envvar="YTS_NATS_URL", help="a NATS server's URL")]
+AdminUser = Annotated[
+    str, typer.Option(envvar="YTS_NATS_USER", help="NATS user with provisioning rights")
+]
+AdminPassword = Annotated[
+    str | None,
+    typer.Option(
+        envvar=["YTS_NATS_PASSWORD", "YTS_NATS_PROVISIONER_PASSWORD"],
+        help="its password (none: a server without authentication)",
+    ),
+]
+
+
 @app.command("provision")
 def provision_command(
-    nats_url: Annotated[str, typer.Option(envvar="YTS_NATS_URL")] = "nats://127.0.0.1:4222",
-    user: Annotated[str | None, typer.Option(envvar="YTS_NATS_USER")] = None,
-    password: Annotated[str | None, typer.Option(envvar="YTS_NATS_PASSWORD")] = None,
+    nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    user: AdminUser = PROVISIONER,
+    password: AdminPassword = None,
     replicas: Annotated[int, typer.Option(min=1, max=5)] = 1,
     fix: Annotated[bool, typer.Option(help="update streams/consumers that drifted")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(help="seconds to keep retrying while NATS or JetStream is not up yet"),
+    ] = 0.0,
 ) -> None:
     """Create or check the streams and durable consumers (idempotent; reports drift)."""
-    report = asyncio.run(
-        provision_at(nats_url, replicas=replicas, fix=fix, user=user, password=password)
-    )
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            report = asyncio.run(
+                provision_at(nats_url, replicas=replicas, fix=fix, user=user, password=password)
+            )
+            break
+        except (OSError, TimeoutError, NatsError) as exc:
+            # Not there yet (a starting container, a cluster electing its leader): retry.
+            if time.monotonic() >= deadline:
+                typer.echo(f"cannot provision {nats_url}: {exc!r}", err=True)
+                raise typer.Exit(1) from exc
+            typer.echo(f"NATS not ready ({exc!r}); retrying", err=True)
+            time.sleep(1.0)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
         typer.echo("drift found: nothing was changed; re-run with --fix to apply", err=True)
         raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo_command(
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="YTS_ADMIN_TOKEN", help="admin token (default: `yts up`'s)"),
+    ] = None,
+    enrolment_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8001",
+    sessions_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8002",
+    notifications_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8003",
+    reporting_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8004",
+    size: Annotated[DemoSize, typer.Option(help="full: 35 schools; small: 4")] = DemoSize.full,
+    state_dir: Annotated[Path, typer.Option(help="where `yts up` keeps its token")] = STATE,
+) -> None:
+    """Fill an empty running system (compose, or `yts up` in another terminal) with the demo
+    programme through its HTTP API."""
+    if token is None:
+        path = state_dir / "admin.token"
+        if not path.exists():
+            raise typer.BadParameter("give --token (or YTS_ADMIN_TOKEN): the admin token")
+        token = path.read_text(encoding="utf-8").strip()
+    urls = {
+        "enrolment": enrolment_url.rstrip("/"),
+        "sessions": sessions_url.rstrip("/"),
+        "notifications": notifications_url.rstrip("/"),
+        "reporting": reporting_url.rstrip("/"),
+    }
+    try:
+        run_demo(urls, token, scale=size.value, say=typer.echo)
+    except DemoError as error:
+        typer.echo(f"demo not loaded: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
+@app.command("env")
+def env_file(
+    template: Annotated[
+        Path, typer.Option(help="the template whose CHANGE_ME values are filled")
+    ] = REPO_ROOT / ".env.example",
+) -> None:
+    """Print a compose .env: the template with every CHANGE_ME replaced by a fresh secret."""
+    from yts_chassis.auth import generate_token
+
+    for line in template.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if value == "CHANGE_ME" and not line.startswith("#"):
+            secret = generate_token() if key == "YTS_ADMIN_TOKEN" else generate_password()
+            line = f"{key}={secret}"
+        typer.echo(line)
 
 
 @tokens_app.command("create")
@@ -103,13 +224,34 @@ def create_token(
     "rebuild",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
-def reporting_rebuild(ctx: typer.Context) -> None:
+def reporting_rebuild(
+    ctx: typer.Context,
+    state_dir: Annotated[
+        Path, typer.Option(help="`yts up`'s state folder, used when YTS_REPORTING_* are unset")
+    ] = STATE,
+) -> None:
     """Replay the streams into fresh read models and switch over (see `--help` of
-    `python -m yts_reporting.rebuild`). Runs in the reporting service's own environment."""
+    `python -m yts_reporting.rebuild`). Runs with the YTS_REPORTING_* settings of the
+    environment; on a `yts up` system without them, as its reporting-rebuild NATS user."""
+    import os
     import subprocess
     import sys
 
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "yts_reporting.rebuild", *ctx.args]))
+    env = dict(os.environ)
+    local = LocalAccess.load(state_dir / "nats")
+    if local is not None and "YTS_REPORTING_NATS_USER" not in env:
+        database = (state_dir / "reporting.db").resolve()
+        env.update(
+            {
+                "YTS_REPORTING_NATS_URL": local.url,
+                "YTS_REPORTING_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+                "YTS_REPORTING_NATS_USER": REBUILDER,
+                "YTS_REPORTING_NATS_PASSWORD": local.passwords[REBUILDER],
+                "YTS_REPORTING_NATS_INBOX_PREFIX": inbox_prefix(REBUILDER),
+            }
+        )
+    command = [sys.executable, "-m", "yts_reporting.rebuild", *ctx.args]
+    raise typer.Exit(subprocess.call(command, env=env))
 
 
 def main() -> None:

@@ -57,8 +57,14 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> 
 
 @dataclass
 class NatsServer:
-    """One nats-server process. ``config`` is the text of a server configuration; the store
-    directory, ports and listen address are set here."""
+    """One nats-server process.
+
+    Either ``config`` is the text of extra configuration appended to a generated one (no
+    authentication), or ``config_file`` is a configuration of ``deploy/nats`` run as it is, with
+    the listen address, ports, name and store directory given as command-line flags and
+    environment variables (they override the file), and ``env`` holding the users' passwords.
+    ``cluster_port`` and ``routes`` make it one node of a cluster on loopback.
+    """
 
     store_dir: Path
     port: int = 0
@@ -67,11 +73,24 @@ class NatsServer:
     config: str = ""
     name: str = "yts"
     log_file: Path | None = None
+    config_file: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cluster_port: int = 0
+    routes: tuple[str, ...] = ()
+    cluster_name: str = "yts"
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def cluster_url(self) -> str:
+        return f"nats://{self.host}:{self.cluster_port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.store_dir / "nats-server.pid"
 
     def config_text(self) -> str:
         store = str(self.store_dir / "jetstream").replace("\\", "/")
@@ -82,17 +101,51 @@ class NatsServer:
             f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n' + self.config
         )
 
+    def command(self) -> list[str]:
+        if self.config_file is None:
+            conf = self.store_dir / "nats-server.conf"
+            conf.write_text(self.config_text(), encoding="utf-8")
+            return [nats_server_binary(), "-c", str(conf), "-P", str(self.pid_file)]
+        command = [
+            nats_server_binary(),
+            "-c",
+            str(self.config_file),
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-m",
+            str(self.monitor_port),
+            "-n",
+            self.name,
+            "-P",
+            str(self.pid_file),
+        ]
+        if self.cluster_port:
+            command += ["--cluster_name", self.cluster_name, "--cluster", self.cluster_url]
+            command += ["--routes", ",".join(self.routes)]
+        return command
+
+    def process_env(self) -> dict[str, str]:
+        """The environment the configuration files of deploy/nats read."""
+        return {
+            **os.environ,
+            "NATS_SERVER_NAME": self.name,
+            # The same layout as the generated configuration's (existing local data is kept).
+            "NATS_STORE_DIR": str(self.store_dir / "jetstream"),
+            **self.env,
+        }
+
     def start(self, timeout: float = 15.0) -> NatsServer:
         if not self.port:
             self.port = free_port(self.host)
         if not self.monitor_port:
             self.monitor_port = free_port(self.host)
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        conf = self.store_dir / "nats-server.conf"
-        conf.write_text(self.config_text(), encoding="utf-8")
         log = open(self.log_file or self.store_dir / "nats-server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(conf)],
+            self.command(),
+            env=self.process_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -116,6 +169,12 @@ class NatsServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def reload(self) -> None:
+        """Re-read the configuration files (users and permissions) without a restart."""
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError("nats-server is not running")
+        os.kill(self.process.pid, signal.SIGHUP)
 
     def kill(self) -> None:
         """SIGKILL: what a crash or power cut looks like to clients."""

@@ -1,6 +1,8 @@
 """``yts up``: the whole system on one machine, no Docker. A nats-server with JetStream on disk
-under the state folder, provisioning, one SQLite database per service and the four services as
-separate processes. Ctrl-C stops everything cleanly."""
+under the state folder, run from a copy of deploy/nats (the production users and permissions,
+with passwords made for this state folder), provisioning, one SQLite database per service and
+the four services as separate processes, each connecting as its own NATS user. Ctrl-C stops
+everything cleanly."""
 
 from __future__ import annotations
 
@@ -15,8 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import nats
 
+from yts_deploy.natsconfig import (
+    MAIN_CONFIG,
+    PROVISIONER,
+    LocalAccess,
+    admin_connect,
+    local_passwords,
+    prepare_config_dir,
+    server_env,
+    service_nats_env,
+)
 from yts_deploy.natsserver import NatsServer, free_port, port_is_free
 from yts_deploy.provision import Report, provision
 
@@ -125,10 +136,7 @@ async def provision_at(
     user: str | None = None,
     password: str | None = None,
 ) -> Report:
-    options: dict[str, object] = {"servers": [url], "connect_timeout": 5}
-    if user:
-        options.update(user=user, password=password)
-    nc = await nats.connect(**options)  # type: ignore[arg-type]
+    nc = await admin_connect(url, user, password)
     try:
         return await provision(nc.jetstream(), replicas=replicas, fix=fix)
     finally:
@@ -161,6 +169,11 @@ class LocalSystem:
     nats: NatsServer | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     token: str = ""
+    nats_passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nats_dir(self) -> Path:
+        return self.state_dir / "nats"
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -169,9 +182,26 @@ class LocalSystem:
             fallback = free_port()
             self.say(f"port {port} is taken; NATS listens on {fallback} instead")
             port = fallback
-        self.nats = NatsServer(store_dir=self.state_dir / "nats", port=port, name="yts-local")
+        # Local tools (the nats CLI, tests reading streams) may connect without credentials.
+        config_dir = prepare_config_dir(self.nats_dir / "config", developer=True)
+        self.nats_passwords = local_passwords(self.nats_dir)
+        self.nats = NatsServer(
+            store_dir=self.nats_dir,
+            port=port,
+            name="yts-local",
+            config_file=config_dir / MAIN_CONFIG,
+            env=server_env(self.nats_passwords),
+        )
         self.nats.start()
-        report = asyncio.run(provision_at(self.nats.url))
+        LocalAccess(
+            url=self.nats.url,
+            config_dir=config_dir,
+            pid_file=self.nats.pid_file,
+            passwords=self.nats_passwords,
+        ).save(self.nats_dir)
+        report = asyncio.run(
+            provision_at(self.nats.url, user=PROVISIONER, password=self.nats_passwords[PROVISIONER])
+        )
         if not report.ok:
             raise RuntimeError("stream or consumer drift: " + "; ".join(report.drift))
         self.token = admin_token(self.state_dir)
@@ -192,6 +222,7 @@ class LocalSystem:
                     database_url=f"sqlite+aiosqlite:///{database}",
                     admin_token=self.token,
                     tokens_file=tokens_file,
+                    extra=service_nats_env(name, self.nats_passwords[name]),
                 ),
                 log_path=self.state_dir / "logs" / f"{name}.log",
             )

@@ -1,0 +1,766 @@
+"""``yts up --demo`` / ``yts demo``: fill an empty system with a living programme through the
+public HTTP API, so that every rule applies and every event flows as in real use.
+
+The programme has the shape of the Young Trainers' School (2023-2025): schools across Almaty's
+eight districts (35 at full size), two cohorts, trainers of grades 9-11 certified module by
+module over months, peer sessions in Kazakh and Russian, some cancelled, some trainers
+withdrawn, and the milestones the sessions service derives from all that.
+
+The API refuses what could not happen: a trainer joins only a cohort whose end is not past, a
+session is recorded only once it took place (not in the future) and inside the facilitators'
+cohort. So the demo cannot replay 2023-2025 as dated history; it lays the same programme over
+the last school year and the current one, relative to today (see :func:`demo_cohorts`): the
+first cohort started last September and still accepts its trainers today, the second starts
+this September. Everything else (dates of module completions and sessions) lies in the past,
+inside its cohort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+DISTRICTS = (
+    "Alatau",
+    "Almaly",
+    "Auezov",
+    "Bostandyk",
+    "Medeu",
+    "Nauryzbay",
+    "Turksib",
+    "Zhetysu",
+)
+# 35 schools, weighted roughly by each district's size.
+SCHOOLS_PER_DISTRICT = {
+    "Alatau": 4,
+    "Almaly": 5,
+    "Auezov": 6,
+    "Bostandyk": 5,
+    "Medeu": 4,
+    "Nauryzbay": 2,
+    "Turksib": 4,
+    "Zhetysu": 5,
+}
+SCHOOL_KINDS = (
+    "School-Gymnasium",
+    "School-Lyceum",
+    "Secondary School",
+    "Gymnasium",
+    "Specialised School-Lyceum",
+)
+FEMALE_NAMES = (
+    "Aigerim", "Aruzhan", "Dana", "Madina", "Zhansaya", "Dilnaz", "Ainur", "Kamila",
+    "Tomiris", "Saltanat", "Asel", "Ayaulym", "Alina", "Sofia", "Amina", "Inkar",
+)  # fmt: skip
+MALE_NAMES = (
+    "Nurlan", "Daniyar", "Arman", "Yerlan", "Timur", "Alikhan", "Bekzat", "Didar",
+    "Sanzhar", "Temirlan", "Islam", "Rustem", "Maksim", "Artem", "Ilyas", "Adil",
+)  # fmt: skip
+SURNAMES = (
+    "Nurlanov", "Sadykov", "Akhmetov", "Zhumabayev", "Omarov", "Iskakov", "Kassymov",
+    "Abenov", "Serikov", "Tokhtarov", "Baimukhanov", "Mukanov", "Ivanov", "Petrov",
+    "Kim", "Li", "Utegenov", "Dzhaksybekov",
+)  # fmt: skip
+CANCELLATION_REASONS = (
+    "School closed for a public holiday.",
+    "The assembly hall was needed for exams.",
+    "Quarantine day declared by the school.",
+    "The facilitators were at a city olympiad.",
+    "Heavy snowfall: classes were held online.",
+)
+# Withdrawals: (reason, share of trainers); graduation only for grade 11.
+LATE_WITHDRAWALS = (("moved_school", 0.015), ("graduated", 0.02), ("personal", 0.01))
+EARLY_WITHDRAWAL_SHARE = 0.03
+SLOW_TRAINER_SHARE = 0.08
+CANCELLED_SHARE = 0.07
+SESSION_MINUTES = (45, 45, 60, 80, 90)
+
+
+@dataclass(frozen=True)
+class DemoScale:
+    schools: int
+    trainers_first_cohort: tuple[int, int]
+    trainers_second_cohort: tuple[int, int]
+    sessions_per_lead: tuple[int, int]
+
+
+SCALES = {
+    "full": DemoScale(35, (5, 8), (3, 5), (3, 7)),
+    "small": DemoScale(4, (3, 4), (2, 2), (1, 2)),
+}
+
+
+@dataclass(frozen=True)
+class CohortPlan:
+    name: str
+    starts_on: date
+    ends_on: date
+
+    def body(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+        }
+
+
+def demo_cohorts(today: date) -> tuple[CohortPlan, CohortPlan]:
+    """Two cohorts the enrolment rules accept today (named after their years, ending today or
+    later) that hold as much past as possible for sessions:
+
+    - the first starts in September of last year and ends this June (while that is not past),
+      else at the end of this year: a school year, prolonged through the autumn when needed;
+    - the second is this year's school year, from September (it may not have begun yet).
+    """
+    year = today.year
+    first_end = date(year, 6, 30) if today <= date(year, 6, 30) else date(year, 12, 31)
+    first = CohortPlan(f"{year - 1}-{year}", date(year - 1, 9, 1), first_end)
+    second = CohortPlan(f"{year}-{year + 1}", date(year, 9, 1), date(year + 1, 6, 30))
+    return first, second
+
+
+@dataclass
+class SchoolPlan:
+    name: str
+    district: str
+    languages: list[str]
+    coordinator: dict[str, str]
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "district": self.district,
+            "languages": self.languages,
+            "coordinator": self.coordinator,
+        }
+
+
+@dataclass
+class TrainerPlan:
+    key: int
+    school: int
+    cohort: int
+    first_name: str
+    last_name: str
+    grade: int
+    gender: str
+    languages: list[str]
+    guardian: str
+    consent_on: date
+    modules: list[tuple[str, date]] = field(default_factory=list)
+    withdrawal: str | None = None
+    early_leaver: bool = False
+
+    def certified_on(self, core_modules: int) -> date | None:
+        if len(self.modules) < core_modules:
+            return None
+        return max(done for _, done in self.modules)
+
+    def body(self, school_id: str, cohort_id: str) -> dict[str, Any]:
+        return {
+            "school_id": school_id,
+            "cohort_id": cohort_id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "grade": self.grade,
+            "gender": self.gender,
+            "languages": self.languages,
+            "guardian_consent": {
+                "guardian_name": self.guardian,
+                "given_on": self.consent_on.isoformat(),
+            },
+        }
+
+
+@dataclass
+class SessionPlan:
+    school: int
+    cohort: int
+    facilitators: list[int]
+    topic: str
+    language: str
+    delivered_on: date
+    duration_minutes: int
+    participants: dict[str, Any]
+    feedback: dict[str, Any]
+    cancellation: str | None = None
+
+    def plan_body(self, school_id: str, facilitator_ids: list[str]) -> dict[str, Any]:
+        return {
+            "school_id": school_id,
+            "topic_module_id": self.topic,
+            "facilitator_ids": facilitator_ids,
+            "language": self.language,
+            "planned_on": self.delivered_on.isoformat(),
+        }
+
+    def completion_body(self) -> dict[str, Any]:
+        return {
+            "delivered_on": self.delivered_on.isoformat(),
+            "duration_minutes": self.duration_minutes,
+            "participants": self.participants,
+            "feedback": self.feedback,
+        }
+
+
+@dataclass
+class Plan:
+    today: date
+    cohorts: tuple[CohortPlan, CohortPlan]
+    schools: list[SchoolPlan]
+    trainers: list[TrainerPlan]
+    sessions: list[SessionPlan]
+    core_modules: list[str]
+
+    @property
+    def module_completions(self) -> int:
+        return sum(len(t.modules) for t in self.trainers)
+
+    @property
+    def delivered(self) -> list[SessionPlan]:
+        return [s for s in self.sessions if s.cancellation is None]
+
+    @property
+    def withdrawals(self) -> list[TrainerPlan]:
+        return [t for t in self.trainers if t.withdrawal]
+
+
+def _in_school_time(day: date) -> bool:
+    """Not in the summer holidays nor around the new year."""
+    summer = date(day.year, 6, 1) <= day <= date(day.year, 8, 31)
+    new_year = (day.month, day.day) >= (12, 30) or (day.month, day.day) <= (1, 8)
+    return not summer and not new_year and day.weekday() < 6
+
+
+def _female(surname: str) -> str:
+    return surname if surname in ("Kim", "Li") else surname + "a"
+
+
+def _school_languages(rng: random.Random) -> list[str]:
+    roll = rng.random()
+    return ["kk"] if roll < 0.3 else ["ru"] if roll < 0.5 else ["kk", "ru"]
+
+
+def _districts(count: int) -> list[str]:
+    if count == sum(SCHOOLS_PER_DISTRICT.values()):
+        return [d for d, n in SCHOOLS_PER_DISTRICT.items() for _ in range(n)]
+    return [DISTRICTS[i % len(DISTRICTS)] for i in range(count)]
+
+
+def _schools(rng: random.Random, count: int) -> list[SchoolPlan]:
+    numbers = rng.sample(range(1, 211), count)
+    schools = []
+    for number, district in zip(numbers, _districts(count), strict=True):
+        languages = _school_languages(rng)
+        locale = "kk" if "kk" in languages and rng.random() < 0.6 else "ru"
+        if rng.random() < 0.05:
+            locale = "en"
+        surname = _female(rng.choice(SURNAMES))
+        schools.append(
+            SchoolPlan(
+                name=f"{rng.choice(SCHOOL_KINDS)} No. {number}",
+                district=district,
+                languages=languages,
+                coordinator={
+                    "name": f"{rng.choice(FEMALE_NAMES)[0]}. {surname}",
+                    "email": f"deputy.{number}@schools.example.org",
+                    "locale": locale,
+                },
+            )
+        )
+    return schools
+
+
+def _completions(
+    rng: random.Random, modules: list[str], start: date, today: date, stop_after: int
+) -> list[tuple[str, date]]:
+    """Core modules one after another, a week to three and a half apart; only those done by
+    today are recorded."""
+    done: list[tuple[str, date]] = []
+    day = start + timedelta(days=rng.randint(10, 35))
+    for module in modules[:stop_after]:
+        if day > today:
+            break
+        done.append((module, day))
+        day += timedelta(days=rng.randint(8, 24))
+    return done
+
+
+def _trainers(
+    rng: random.Random,
+    schools: list[SchoolPlan],
+    cohorts: tuple[CohortPlan, CohortPlan],
+    scale: DemoScale,
+    modules: list[str],
+    today: date,
+) -> list[TrainerPlan]:
+    trainers: list[TrainerPlan] = []
+    for school_key, school in enumerate(schools):
+        taken: set[tuple[str, str, int]] = set()
+        for cohort_key, (low, high) in enumerate(
+            (scale.trainers_first_cohort, scale.trainers_second_cohort)
+        ):
+            cohort = cohorts[cohort_key]
+            for _ in range(rng.randint(low, high)):
+                gender = rng.choices(("female", "male", "undisclosed"), (55, 40, 5))[0]
+                while True:
+                    female = gender == "female" or (gender == "undisclosed" and rng.random() < 0.5)
+                    first = rng.choice(FEMALE_NAMES if female else MALE_NAMES)
+                    surname = rng.choice(SURNAMES)
+                    last = _female(surname) if female else surname
+                    grade = rng.choices((9, 10, 11), (30, 40, 30))[0]
+                    if (first, last, grade) not in taken:
+                        taken.add((first, last, grade))
+                        break
+                languages = list(school.languages)
+                if rng.random() < 0.3:
+                    languages.append("en")
+                early = rng.random() < EARLY_WITHDRAWAL_SHARE
+                slow = rng.random() < SLOW_TRAINER_SHARE
+                stop_after = (
+                    rng.randint(1, 3)
+                    if early
+                    else rng.randint(2, len(modules) - 1)
+                    if slow
+                    else len(modules)
+                )
+                consent = min(today, cohort.starts_on - timedelta(days=rng.randint(3, 25)))
+                trainers.append(
+                    TrainerPlan(
+                        key=len(trainers),
+                        school=school_key,
+                        cohort=cohort_key,
+                        first_name=first,
+                        last_name=last,
+                        grade=grade,
+                        gender=gender,
+                        languages=languages,
+                        guardian=f"{rng.choice(FEMALE_NAMES + MALE_NAMES)} {surname}",
+                        consent_on=consent,
+                        modules=_completions(rng, modules, cohort.starts_on, today, stop_after),
+                        withdrawal=rng.choice(("personal", "moved_school")) if early else None,
+                        early_leaver=early,
+                    )
+                )
+    for trainer in trainers:
+        if trainer.withdrawal:
+            continue
+        for reason, share in LATE_WITHDRAWALS:
+            if reason == "graduated" and trainer.grade != 11:
+                continue
+            if rng.random() < share:
+                trainer.withdrawal = reason
+                break
+    return trainers
+
+
+def _participants(rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+    total = rng.randint(12, 32)
+    unstated = rng.choice((0, 0, 0, 1, 2))
+    female = rng.randint((total - unstated) // 2 - 3, (total - unstated) // 2 + 3)
+    female = max(0, min(female, total - unstated))
+    male = total - unstated - female
+    low_grade = rng.randint(5, 9)
+    first = rng.randint(total // 3, total)
+    by_grade = {str(low_grade): first}
+    if total - first:
+        by_grade[str(low_grade + 1)] = total - first
+    participants = {"total": total, "female": female, "male": male, "by_grade": by_grade}
+    if rng.random() < 0.1:
+        return participants, {"responses": 0, "average_rating": None}
+    responses = max(1, total - rng.randint(0, 6))
+    rating = round(rng.triangular(3.4, 5.0, 4.6), 1)
+    return participants, {"responses": responses, "average_rating": rating}
+
+
+def _sessions(
+    rng: random.Random,
+    schools: list[SchoolPlan],
+    cohorts: tuple[CohortPlan, CohortPlan],
+    trainers: list[TrainerPlan],
+    scale: DemoScale,
+    modules: list[str],
+    today: date,
+) -> list[SessionPlan]:
+    sessions: list[SessionPlan] = []
+    core = len(modules)
+    for lead in trainers:
+        certified = lead.certified_on(core)
+        if certified is None:
+            continue
+        cohort = cohorts[lead.cohort]
+        first_day = certified + timedelta(days=3)
+        last_day = min(today, cohort.ends_on)
+        if first_day > last_day:
+            continue
+        peers = [
+            t
+            for t in trainers
+            if t.school == lead.school
+            and t.cohort == lead.cohort
+            and t.key != lead.key
+            and t.certified_on(core) is not None
+        ]
+        school = schools[lead.school]
+        spoken = [lang for lang in ("kk", "ru") if lang in school.languages]
+        for _ in range(rng.randint(*scale.sessions_per_lead)):
+            day = first_day + timedelta(days=rng.randint(0, (last_day - first_day).days))
+            if not _in_school_time(day):
+                continue
+            able = [t for t in peers if (t.certified_on(core) or today) < day]
+            helpers = rng.sample(able, min(len(able), rng.choice((0, 1, 1, 2))))
+            participants, feedback = _participants(rng)
+            language = "kk" if spoken == ["kk", "ru"] and rng.random() < 0.55 else spoken[-1]
+            sessions.append(
+                SessionPlan(
+                    school=lead.school,
+                    cohort=lead.cohort,
+                    facilitators=[lead.key, *(t.key for t in helpers)],
+                    topic=rng.choice(modules),
+                    language=language,
+                    delivered_on=day,
+                    duration_minutes=rng.choice(SESSION_MINUTES),
+                    participants=participants,
+                    feedback=feedback,
+                    cancellation=rng.choice(CANCELLATION_REASONS)
+                    if rng.random() < CANCELLED_SHARE
+                    else None,
+                )
+            )
+    sessions.sort(key=lambda s: s.delivered_on)
+    return sessions
+
+
+def build_plan(
+    today: date, core_modules: list[str], scale: DemoScale = SCALES["full"], seed: int = 2023
+) -> Plan:
+    """The whole programme as data (no I/O): the same seed and day give the same programme."""
+    rng = random.Random(seed)
+    cohorts = demo_cohorts(today)
+    schools = _schools(rng, scale.schools)
+    trainers = _trainers(rng, schools, cohorts, scale, core_modules, today)
+    sessions = _sessions(rng, schools, cohorts, trainers, scale, core_modules, today)
+    return Plan(today, cohorts, schools, trainers, sessions, list(core_modules))
+
+
+# -- loading through the API ---------------------------------------------------------------
+
+
+class DemoError(RuntimeError):
+    """The demo cannot go on; the message says why."""
+
+
+# Problems that only mean "the event has not reached the sessions service yet".
+_NOT_YET = {"enrolled", "registered"}
+
+
+class Steps:
+    """Progress of the loading, phase by phase (a rich progress bar, or nothing)."""
+
+    def begin(self, phase: str, total: int) -> None: ...
+
+    def advance(self, phase: str) -> None: ...
+
+
+@dataclass
+class Loaded:
+    schools: int = 0
+    trainers: int = 0
+    modules: int = 0
+    sessions_delivered: int = 0
+    sessions_cancelled: int = 0
+    withdrawals: int = 0
+    school_ids: list[str] = field(default_factory=list)
+    reporting_caught_up: bool = False
+
+
+class DemoLoader:
+    """Posts the plan to the services, a few requests at a time, retrying only what is
+    retryable: an event still on its way, a service busy or briefly away."""
+
+    def __init__(
+        self,
+        clients: dict[str, httpx.AsyncClient],
+        steps: Steps | None = None,
+        concurrency: int = 6,
+        patience: float = 60.0,
+    ) -> None:
+        self.clients = clients
+        self.steps = steps or Steps()
+        self.limit = asyncio.Semaphore(concurrency)
+        self.patience = patience
+
+    async def request(
+        self, service: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.patience
+        delay = 0.1
+        while True:
+            try:
+                async with self.limit:
+                    response = await self.clients[service].request(method, path, json=body)
+            except httpx.TransportError as exc:
+                if loop.time() > deadline:
+                    raise DemoError(f"{service} does not answer: {exc!r}") from exc
+            else:
+                if response.status_code < 300:
+                    return response.json()
+                if not self._retryable(response) or loop.time() > deadline:
+                    raise DemoError(
+                        f"{method} {service}{path} answered {response.status_code}: "
+                        f"{response.text[:500]}"
+                    )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    @staticmethod
+    def _retryable(response: httpx.Response) -> bool:
+        if response.status_code in (429, 502, 503, 504):
+            return True
+        if response.status_code != 422:
+            return False
+        problem = response.json()
+        rules = {e.get("rule") for e in problem.get("errors", []) if isinstance(e, dict)}
+        rules.add(problem.get("rule"))
+        detail = str(problem)
+        return bool(rules & _NOT_YET) or "not known yet" in detail
+
+    async def _each(
+        self, phase: str, items: Iterable[Any], action: Callable[[Any], Awaitable[Any]]
+    ) -> list[Any]:
+        items = list(items)
+        self.steps.begin(phase, len(items))
+
+        async def one(item: Any) -> Any:
+            result = await action(item)
+            self.steps.advance(phase)
+            return result
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+    async def core_modules(self) -> list[str]:
+        modules = await self.request("sessions", "GET", "/v1/modules")
+        return [m["id"] for m in modules if m.get("core", True)]
+
+    async def ensure_empty(self) -> None:
+        schools = await self.request("enrolment", "GET", "/v1/schools?limit=1")
+        if schools.get("total"):
+            raise DemoError(
+                f"this system already has {schools['total']} school(s): the demo fills an "
+                "empty system (run `yts up --demo` with a fresh --state-dir)"
+            )
+
+    async def load(self, plan: Plan) -> Loaded:
+        loaded = Loaded()
+        schools = await self._each(
+            "schools",
+            plan.schools,
+            lambda s: self.request("enrolment", "POST", "/v1/schools", s.body()),
+        )
+        school_ids = [s["id"] for s in schools]
+        loaded.school_ids = school_ids
+        loaded.schools = len(school_ids)
+        cohorts = [
+            await self.request("enrolment", "POST", "/v1/cohorts", c.body()) for c in plan.cohorts
+        ]
+        cohort_ids = [c["id"] for c in cohorts]
+        enrolled = await self._each(
+            "trainers",
+            plan.trainers,
+            lambda t: self.request(
+                "enrolment",
+                "POST",
+                "/v1/trainers",
+                t.body(school_ids[t.school], cohort_ids[t.cohort]),
+            ),
+        )
+        trainer_ids = [t["id"] for t in enrolled]
+        loaded.trainers = len(trainer_ids)
+
+        async def complete_modules(trainer: TrainerPlan) -> None:
+            for module, done in trainer.modules:  # in order: the last one certifies
+                await self.request(
+                    "sessions",
+                    "POST",
+                    f"/v1/trainers/{trainer_ids[trainer.key]}/module-completions",
+                    {"module_id": module, "completed_on": done.isoformat()},
+                )
+                self.steps.advance("modules")
+
+        self.steps.begin("modules", plan.module_completions)
+        await asyncio.gather(*(complete_modules(t) for t in plan.trainers))
+        loaded.modules = plan.module_completions
+
+        async def run_session(session: SessionPlan) -> None:
+            facilitators = [trainer_ids[key] for key in session.facilitators]
+            planned = await self.request(
+                "sessions",
+                "POST",
+                "/v1/sessions",
+                session.plan_body(school_ids[session.school], facilitators),
+            )
+            if session.cancellation:
+                await self.request(
+                    "sessions",
+                    "POST",
+                    f"/v1/sessions/{planned['id']}/cancellation",
+                    {"reason": session.cancellation},
+                )
+            else:
+                await self.request(
+                    "sessions",
+                    "POST",
+                    f"/v1/sessions/{planned['id']}/completion",
+                    session.completion_body(),
+                )
+
+        await self._each("sessions", plan.sessions, run_session)
+        loaded.sessions_delivered = len(plan.delivered)
+        loaded.sessions_cancelled = len(plan.sessions) - loaded.sessions_delivered
+        await self._each(
+            "withdrawals",
+            plan.withdrawals,
+            lambda t: self.request(
+                "enrolment",
+                "POST",
+                f"/v1/trainers/{trainer_ids[t.key]}/withdrawal",
+                {"reason": t.withdrawal},
+            ),
+        )
+        loaded.withdrawals = len(plan.withdrawals)
+        loaded.reporting_caught_up = await self.reporting_caught_up(loaded)
+        return loaded
+
+    async def reporting_caught_up(self, loaded: Loaded, timeout: float = 60.0) -> bool:
+        """Wait (bounded) until reporting counts what was loaded: its events are in."""
+        self.steps.begin("reporting", 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                body = await self.request("reporting", "GET", "/v1/indicators")
+            except DemoError:
+                body = {}
+            if (
+                indicator_value(body, "trainers_enrolled") == loaded.trainers
+                and indicator_value(body, "sessions_delivered") == loaded.sessions_delivered
+            ):
+                self.steps.advance("reporting")
+                return True
+            await asyncio.sleep(0.5)
+        return False
+
+
+def indicator_value(body: dict[str, Any], name: str) -> Any:
+    """An indicator's value, whether reported bare or as {"value": ..., "target": ...}."""
+    found = body.get(name)
+    return found.get("value") if isinstance(found, dict) else found
+
+
+async def fill(
+    clients: dict[str, httpx.AsyncClient],
+    *,
+    today: date | None = None,
+    scale: DemoScale = SCALES["full"],
+    seed: int = 2023,
+    steps: Steps | None = None,
+) -> tuple[Plan, Loaded]:
+    """Check the system is empty, build the programme for today and load it."""
+    loader = DemoLoader(clients, steps)
+    await loader.ensure_empty()
+    plan = build_plan(today or date.today(), await loader.core_modules(), scale, seed)
+    return plan, await loader.load(plan)
+
+
+class RichSteps(Steps):
+    """One progress bar per phase, on the terminal."""
+
+    LABELS = {
+        "schools": "registering schools",
+        "trainers": "enrolling trainers",
+        "modules": "certifying trainers (module completions)",
+        "sessions": "recording peer sessions",
+        "withdrawals": "withdrawing trainers",
+        "reporting": "waiting for reporting to count it all",
+    }
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RichSteps:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def begin(self, phase: str, total: int) -> None:
+        self.tasks[phase] = self.progress.add_task(self.LABELS.get(phase, phase), total=total)
+
+    def advance(self, phase: str) -> None:
+        self.progress.advance(self.tasks[phase])
+
+
+def run_demo(
+    urls: dict[str, str],
+    token: str,
+    *,
+    scale: str = "full",
+    today: date | None = None,
+    say: Callable[[str], None] = print,
+) -> Loaded:
+    """Fill the system behind ``urls`` (service name -> base URL) and say where to look."""
+
+    async def go() -> tuple[Plan, Loaded]:
+        headers = {"Authorization": f"Bearer {token}"}
+        clients = {
+            name: httpx.AsyncClient(base_url=url, headers=headers, timeout=30)
+            for name, url in urls.items()
+        }
+        try:
+            with RichSteps() as steps:
+                return await fill(clients, today=today, scale=SCALES[scale], steps=steps)
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    plan, loaded = asyncio.run(go())
+    first, second = plan.cohorts
+    say(
+        f"\ndemo programme loaded: {loaded.schools} schools in {len(DISTRICTS)} districts, "
+        f"cohorts {first.name} ({first.starts_on} to {first.ends_on}) and {second.name}, "
+        f"{loaded.trainers} trainers ({loaded.withdrawals} withdrawn), "
+        f"{loaded.modules} module completions, {loaded.sessions_delivered} peer sessions "
+        f"delivered and {loaded.sessions_cancelled} cancelled"
+    )
+    if not loaded.reporting_caught_up:
+        say("reporting is still counting; the dashboard fills in within a minute")
+    reporting = urls["reporting"]
+    say("\nwhere to look:")
+    say(f"  dashboard      {reporting}/   (sign in with the admin token)")
+    say(f"  indicators     curl -H 'Authorization: Bearer {token}' {reporting}/v1/indicators")
+    say(f"  by month       {reporting}/v1/indicators/monthly")
+    say(f"  sessions CSV   {reporting}/v1/exports/sessions.csv")
+    say(f"  a school       {reporting}/v1/schools/{loaded.school_ids[0]}/summary")
+    say(f"  peer sessions  {urls['sessions']}/v1/sessions   (API docs: {urls['sessions']}/docs)")
+    say(f"  trainers       {urls['enrolment']}/v1/trainers  (personal data stays here)")
+    say(
+        "  as a partner   yts partners add unesco --types 'yts.sessions.>' "
+        "--types 'yts.milestones.>'   (then run the printed command)"
+    )
+    return loaded

@@ -1,0 +1,145 @@
+"""The issue's "done when", as a newcomer would do it: `yts up --demo` (small size, to keep the
+suite quick) fills the system through the API and says where to look, the dashboard and the
+indicators show the programme, and a partner added with `yts partners add` reads the demo's
+events with the contracts' example consumer and the credentials it was given."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+from yts_deploy.cli import app
+from yts_deploy.demo import indicator_value
+from yts_deploy.natsconfig import PROVISIONER, LocalAccess, admin_connect
+from yts_deploy.natsserver import free_port
+
+from tests.support.deploy_nats import wait_until_connectable
+from tests.support.deploy_processes import (
+    example_consumer_lines,
+    interrupt,
+    printed_environment,
+    read_lines,
+)
+
+READY = "Ctrl-C stops everything."
+
+
+@dataclass
+class Running:
+    state_dir: Path
+    output: list[str]
+
+    def url_of(self, service: str) -> str:
+        line = next(line for line in self.output if line.startswith(service + " "))
+        return line.split()[1]
+
+    @property
+    def token(self) -> str:
+        return next(line for line in self.output if line.startswith("admin token")).split()[-1]
+
+
+@pytest.fixture(scope="module")
+def demo_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    state_dir = tmp_path_factory.mktemp("yts-up-demo")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "yts_deploy",
+            "up",
+            "--demo",
+            "--demo-size",
+            "small",
+            "--state-dir",
+            str(state_dir),
+            "--nats-port",
+            str(free_port()),
+            "--http-port",
+            str(free_port()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines = read_lines(process, until=READY, timeout=100)
+    try:
+        assert lines, "yts up printed nothing"
+        assert READY in lines[-1], "\n".join(lines)
+        yield Running(state_dir, lines)
+    finally:
+        rest = interrupt(process)
+        assert "stopped" in rest, rest
+
+
+def test_the_demo_says_what_it_loaded_and_where_to_look(demo_system: Running) -> None:
+    text = "\n".join(demo_system.output)
+    assert re.search(r"demo programme loaded: 4 schools in 8 districts", text), text
+    assert "where to look:" in text
+    assert "dashboard" in text
+    assert "yts partners add" in text
+
+
+def test_the_dashboard_and_the_indicators_show_the_programme(demo_system: Running) -> None:
+    reporting = demo_system.url_of("reporting")
+    auth = {"Authorization": f"Bearer {demo_system.token}"}
+    indicators = httpx.get(f"{reporting}/v1/indicators", headers=auth, timeout=10).json()
+    assert indicator_value(indicators, "schools_participating") == 4
+    assert indicator_value(indicators, "trainers_enrolled") >= 16
+    assert indicator_value(indicators, "sessions_delivered") >= 1
+    assert indicator_value(indicators, "peer_participations") >= 12
+    dashboard = httpx.get(f"{reporting}/", headers=auth, timeout=10)
+    assert dashboard.status_code == 200
+    assert "text/html" in dashboard.headers["content-type"]
+
+
+def test_a_partner_reads_the_demos_events_with_the_printed_credentials(
+    demo_system: Running,
+) -> None:
+    added = CliRunner().invoke(
+        app,
+        [
+            "partners",
+            "add",
+            "unesco",
+            "--types",
+            "yts.sessions.>",
+            "--state-dir",
+            str(demo_system.state_dir),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    environment = printed_environment(added.output)
+    assert environment["YTS_PARTNER_STREAM"] == "YTS_SESSIONS"
+    expected = asyncio.run(stream_size(demo_system.state_dir, "YTS_SESSIONS"))
+    assert expected > 0
+    wait_until_connectable(environment)
+
+    lines, errors = example_consumer_lines(environment, wanted=expected, timeout=60)
+
+    assert len(lines) == expected, errors
+    types = {line.split()[1] for line in lines}
+    assert "yts.sessions.session.completed.v1" in types
+    assert "yts.sessions.module.completed.v1" in types
+    assert all(json.loads(line.split(" ", 4)[-1]) for line in lines)
+    assert "permissions violation" not in errors
+
+
+async def stream_size(state_dir: Path, stream: str) -> int:
+    access = LocalAccess.load(state_dir / "nats")
+    assert access is not None
+    nc = await admin_connect(access.url, PROVISIONER, access.passwords[PROVISIONER])
+    try:
+        return int((await nc.jetstream().stream_info(stream)).state.messages)
+    finally:
+        await nc.close()
