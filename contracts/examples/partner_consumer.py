@@ -2,7 +2,7 @@
 
     pip install nats-py yts-contracts
     python partner_consumer.py --url nats://nats.example.org:4222 --user partner-unesco \\
-        --password ... --inbox-prefix _INBOX.partner-unesco --stream YTS_SESSIONS \\
+        --password ... --inbox-prefix _INBOX_partner-unesco --stream YTS_SESSIONS \\
         --durable partner-unesco-sessions
 
 Every option may also come from the environment: YTS_PARTNER_NATS_URL, YTS_PARTNER_NATS_USER,

@@ -4,6 +4,7 @@ shown once; roles are enforced with problem+json."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -86,3 +87,18 @@ def test_a_new_token_is_recognised_without_restarting_the_service(tmp_path: Path
     principal = registry.identify(token)
     assert principal is not None
     assert principal.role is Role.partner
+
+
+def test_a_token_created_within_the_same_clock_tick_is_still_recognised(tmp_path: Path) -> None:
+    # Two `yts tokens create` in quick succession can leave the file with the same mtime
+    # (coarse file-system timestamps); the second token must not be refused until restart.
+    path = tmp_path / "tokens.json"
+    registry = TokenRegistry(tokens_file=path)
+    first = TokenFile(path).create(Role.partner, "UNESCO office")
+    assert registry.identify(first) is not None
+    stamp = path.stat().st_mtime_ns
+    second = TokenFile(path).create(Role.partner, "city education department")
+    os.utime(path, ns=(stamp, stamp))
+    principal = registry.identify(second)
+    assert principal is not None
+    assert principal.label == "city education department"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -139,12 +138,7 @@ def cohort_dates(today: date | None = None) -> tuple[date, date]:
 
 
 def _bearer(tokens_file: Path, role: Role, school_id: uuid.UUID | None = None) -> dict[str, str]:
-    before = tokens_file.stat().st_mtime_ns if tokens_file.exists() else 0
     token = TokenFile(tokens_file).create(role, f"{role.value} {school_id or ''}", school_id)
-    if tokens_file.stat().st_mtime_ns <= before:
-        # Written within the same clock tick as the last change: the services re-read the
-        # file when its mtime changes, so make the change visible.
-        os.utime(tokens_file, ns=(before + 1_000_000, before + 1_000_000))
     return {"Authorization": f"Bearer {token}"}
 
 

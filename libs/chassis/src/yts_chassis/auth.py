@@ -127,21 +127,24 @@ class TokenRegistry:
         self._admin_hash = hash_token(admin_token.get_secret_value()) if admin_token else None
         self._file = TokenFile(tokens_file) if tokens_file else None
         self._records: dict[str, TokenRecord] = {}
-        self._mtime: float | None = None
+        self._version: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
         if self._file is None:
             return
         try:
-            mtime = self._file.path.stat().st_mtime
+            stat = self._file.path.stat()
         except FileNotFoundError:
-            self._records, self._mtime = {}, None
+            self._records, self._version = {}, None
             return
+        # The file is replaced atomically on every change: a new inode even when two writes
+        # fall within the file system's timestamp granularity.
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
-            if mtime != self._mtime:
+            if version != self._version:
                 self._records = {r.sha256: r for r in self._file.read()}
-                self._mtime = mtime
+                self._version = version
 
     def identify(self, token: str) -> Principal | None:
         digest = hash_token(token)
