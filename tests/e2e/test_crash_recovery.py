@@ -40,8 +40,16 @@ def restart(system: LocalSystem, name: str) -> None:
     wait_ready(service.url, alive=lambda: service.alive)
 
 
+@pytest.mark.parametrize(
+    ("trainers", "kill_every"),
+    [
+        pytest.param(30, 10, id="one-kill"),
+        # make test-long: a kill loop, reporting and enrolment killed in turn many times.
+        pytest.param(200, 20, id="kill-loop", marks=pytest.mark.slow),
+    ],
+)
 def test_killing_producer_and_consumer_mid_flow_loses_and_duplicates_nothing(
-    local_system: LocalSystem,
+    local_system: LocalSystem, trainers: int, kill_every: int
 ) -> None:
     auth = {"Authorization": f"Bearer {local_system.token}"}
     enrolment = httpx.Client(
@@ -50,9 +58,11 @@ def test_killing_producer_and_consumer_mid_flow_loses_and_duplicates_nothing(
     school_id = enrolment.post("/v1/schools", json=SCHOOL).json()["id"]
     cohort_id = enrolment.post("/v1/cohorts", json=COHORT).json()["id"]
     enrolled: list[str] = []
-    for i in range(30):
-        if i == 10:
-            restart(local_system, "reporting")  # the consumer dies with work in flight
+    for i in range(trainers):
+        if i and i % kill_every == 0:
+            # The consumer dies with work in flight; in the loop the producer dies too.
+            victim = "reporting" if (i // kill_every) % 2 else "enrolment"
+            restart(local_system, victim)
         response = enrolment.post(
             "/v1/trainers", json=trainer(school_id, cohort_id, first_name=f"Trainer{i}")
         )
@@ -64,16 +74,16 @@ def test_killing_producer_and_consumer_mid_flow_loses_and_duplicates_nothing(
     reporting = httpx.Client(
         base_url=local_system.services["reporting"].url, headers=auth, timeout=10
     )
-    deadline = time.monotonic() + 60  # ack_wait (15 s) bounds the redelivery
+    deadline = time.monotonic() + 90  # ack_wait (15 s) bounds the redelivery
     counted = -1
     while time.monotonic() < deadline:
         counted = reporting.get("/v1/indicators").json()["trainers_enrolled"]
         if isinstance(counted, dict):
             counted = counted.get("value", -1)
-        if counted == 30:
+        if counted == trainers:
             break
         time.sleep(0.1)
-    assert counted == 30
+    assert counted == trainers
 
     async def published() -> list[str]:
         assert local_system.nats is not None
