@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -227,3 +229,39 @@ async def test_concurrent_completions_of_modules_certify_once_and_of_one_session
         "trainer.first_session": 1,
     }
     assert len(sessions_completed) == 1
+
+
+async def test_a_milestone_is_dated_by_the_fact_that_reached_it_not_by_when_it_was_recorded(
+    start_sessions: StartSessions, enrolment_events: Enrolment
+) -> None:
+    # Coordinators often record modules and sessions days later; reporting counts milestones
+    # by the day they were reached, so a late entry must land in the month it belongs to.
+    almaty = ZoneInfo("Asia/Almaty")
+    today = datetime.now(almaty).date()
+    month_ago, days_ago = today - timedelta(days=30), today - timedelta(days=3)
+    async with start_sessions(milestones=SMALL) as client:
+        school = await school_with_trainers(enrolment_events, client, trainers=2)
+        late, on_time = school.trainers
+        for module_id in CORE_MODULES:
+            response = await client.post(
+                f"/v1/trainers/{late}/module-completions",
+                json={"module_id": module_id, "completed_on": month_ago.isoformat()},
+            )
+            assert response.status_code == 201, response.text
+        await certify(client, on_time)
+        created = await client.post("/v1/sessions", json=plan(school.id, [late]))
+        body = completion(delivered_on=days_ago.isoformat())
+        done = await client.post(f"/v1/sessions/{created.json()['id']}/completion", json=body)
+        assert done.status_code == 200, done.text
+        reached = {
+            (m.data["kind"], m.data["subject"]["id"]): datetime.fromisoformat(m.data["reached_at"])
+            for m in await staged(client, MILESTONE)
+        }
+
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time.min, almaty)
+
+    assert reached[("trainer.certified", str(late))] == start_of(month_ago)
+    assert reached[("trainer.first_session", str(late))] == start_of(days_ago)
+    assert reached[("school.first_session", str(school.id))] == start_of(days_ago)
+    assert reached[("trainer.certified", str(on_time))].astimezone(almaty).date() == today

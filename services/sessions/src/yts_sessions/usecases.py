@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -106,14 +106,28 @@ async def _completed_core(
     return done
 
 
+def _reached_at(deps: Deps, happened_on: date) -> datetime:
+    """When a milestone was reached: the day of the fact that crossed its threshold (a module
+    completed, a session delivered), so that facts recorded late count in the month they
+    belong to; the moment of recording when the fact happened today (programme's calendar)."""
+    if happened_on >= deps.today():
+        return _now()
+    return datetime.combine(happened_on, time.min, deps.timezone).astimezone(UTC)
+
+
 async def _advance(
-    session: AsyncSession, deps: Deps, increments: Sequence[Increment], caused_by: str
+    session: AsyncSession,
+    deps: Deps,
+    increments: Sequence[Increment],
+    caused_by: str,
+    happened_on: date,
 ) -> list[Milestone]:
     """Add the increments to the counters and publish each milestone whose threshold they
     cross. The counter statement serialises concurrent transactions on its row, so exactly
     one of them sees a threshold crossed; the milestone's key is the second guard."""
     reached: list[Milestone] = []
     now = _now()
+    reached_at = _reached_at(deps, happened_on)
     for increment in increments:
         after = await store.increment(
             session, increment.subject.key, increment.count.value, increment.by
@@ -126,7 +140,7 @@ async def _advance(
                 kind=rule.kind.value,
                 subject_type=subject.type.value,
                 subject_id=subject.id,
-                reached_at=now,
+                reached_at=reached_at,
                 evidence={increment.count.value: after},
                 caused_by=caused_by,
             )
@@ -138,7 +152,7 @@ async def _advance(
                     milestone_id=milestone.milestone_id,
                     kind=MilestoneKind(milestone.kind),
                     subject=MilestoneSubject(type=subject.type, id=subject.id),
-                    reached_at=now,
+                    reached_at=reached_at,
                     evidence=milestone.evidence,
                     caused_by=uuid.UUID(caused_by),
                 ),
@@ -209,7 +223,7 @@ async def complete_module(
         except IntegrityError as exc:  # a concurrent request recorded it first
             raise _completed_twice(module.id) from exc
         increments = domain.module_increments(trainer_id, module.core)
-        await _advance(session, deps, increments, envelope.event_id)
+        await _advance(session, deps, increments, envelope.event_id, completed_on)
         done = await _completed_core(session, deps, [trainer_id])
         certified = domain.is_certified(done[trainer_id], deps.curriculum.core_ids)
     return completion, certified
@@ -429,7 +443,7 @@ async def complete_session(
             ),
         )
         increments = domain.session_increments(peer.school_id, facilitator_ids, participants.total)
-        await _advance(session, deps, increments, envelope.event_id)
+        await _advance(session, deps, increments, envelope.event_id, cmd.delivered_on)
         await session.refresh(peer)
     return SessionRecord(peer, facilitator_ids)
 
