@@ -145,9 +145,9 @@ class MilestoneReached(EventData):
     subject: MilestoneSubject = Field(description="Who or what reached the milestone.")
     reached_at: Timestamp = Field(
         description="When the milestone was reached (RFC 3339, with time zone): the start of "
-        "the day (programme time zone, Asia/Almaty) of the fact that crossed the threshold -- the module completed, "
-        "the session delivered -- or the moment it was recorded when that fact happened that "
-        "same day.",
+        "the day (programme time zone, Asia/Almaty) of the fact that crossed the threshold -- "
+        "the module completed, the session delivered -- or the moment it was recorded when "
+        "that fact happened that same day.",
     )
     evidence: dict[EvidenceName, NonNegativeInt] = Field(
         min_length=1,
