@@ -254,7 +254,7 @@ async def test_while_a_rebuild_runs_live_events_reach_both_generations(live: Liv
 
 
 async def test_the_rebuild_command_replays_with_a_progress_bar_and_switches_over(
-    live: Live,
+    live: Live, tmp_path: Path
 ) -> None:
     before = await live.indicators()
     env = {
@@ -273,8 +273,14 @@ async def test_the_rebuild_command_replays_with_a_progress_bar_and_switches_over
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # no `yts up` state folder around
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     text = output.decode()
     assert process.returncode == 0, text
     assert "events/s" in text

@@ -237,21 +237,34 @@ def reporting_rebuild(
     import subprocess
     import sys
 
-    env = dict(os.environ)
-    local = LocalAccess.load(state_dir / "nats")
-    if local is not None and "YTS_REPORTING_NATS_USER" not in env:
-        database = (state_dir / "reporting.db").resolve()
-        env.update(
-            {
-                "YTS_REPORTING_NATS_URL": local.url,
-                "YTS_REPORTING_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-                "YTS_REPORTING_NATS_USER": REBUILDER,
-                "YTS_REPORTING_NATS_PASSWORD": local.passwords[REBUILDER],
-                "YTS_REPORTING_NATS_INBOX_PREFIX": inbox_prefix(REBUILDER),
-            }
-        )
+    env = rebuild_environment(dict(os.environ), state_dir)
     command = [sys.executable, "-m", "yts_reporting.rebuild", *ctx.args]
     raise typer.Exit(subprocess.call(command, env=env))
+
+
+# Any of these set means the operator chose the system to rebuild: the local state is not used.
+REBUILD_TARGET_VARIABLES = (
+    "YTS_REPORTING_NATS_URL",
+    "YTS_REPORTING_DATABASE_URL",
+    "YTS_REPORTING_NATS_USER",
+)
+
+
+def rebuild_environment(env: dict[str, str], state_dir: Path) -> dict[str, str]:
+    """The rebuild's settings: the environment's own, or, when it names no reporting system
+    and `yts up` has run here, that local system as its reporting-rebuild user."""
+    local = LocalAccess.load(state_dir / "nats")
+    if local is None or any(name in env for name in REBUILD_TARGET_VARIABLES):
+        return env
+    database = (state_dir / "reporting.db").resolve()
+    return {
+        **env,
+        "YTS_REPORTING_NATS_URL": local.url,
+        "YTS_REPORTING_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "YTS_REPORTING_NATS_USER": REBUILDER,
+        "YTS_REPORTING_NATS_PASSWORD": local.passwords[REBUILDER],
+        "YTS_REPORTING_NATS_INBOX_PREFIX": inbox_prefix(REBUILDER),
+    }
 
 
 def main() -> None:

@@ -289,6 +289,8 @@ async def rebuild(
             "name": "yts-reporting-rebuild",
             "inbox_prefix": settings.nats_inbox_prefix,
             "connect_timeout": 5,
+            # A command, not a service: an unreachable server fails it in seconds, not minutes.
+            "max_reconnect_attempts": 3,
         }
         if settings.nats_user:
             options["user"] = settings.nats_user
