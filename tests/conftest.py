@@ -24,9 +24,9 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from yts_deploy.natsserver import NatsServer
-from yts_deploy.provision import provision
 
 from tests.support import postgres
+from tests.support.broker import provisioned_server
 
 
 def _docker_answers() -> bool:
@@ -62,13 +62,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def provisioned(nats_url: str) -> str:
-    nc = await nats.connect(nats_url)
-    try:
-        report = await provision(nc.jetstream())
-        assert report.ok, report.drift
-    finally:
-        await nc.close()
-    return nats_url
+    return await provisioned_server(nats_url)
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
 from yts_deploy.natsserver import NatsServer
-from yts_deploy.provision import provision
 from yts_reporting.main import create_app
 from yts_reporting.settings import ReportingSettings
 
+from tests.support.broker import provisioned_server
 from tests.support.services import running, settings_for
 
 
@@ -53,13 +52,7 @@ def own_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def own_nats(own_nats_url: str) -> str:
-    nc = await nats.connect(own_nats_url)
-    try:
-        report = await provision(nc.jetstream())
-        assert report.ok, report.drift
-    finally:
-        await nc.close()
-    return own_nats_url
+    return await provisioned_server(own_nats_url)
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
 
         async def fetch_until_deadline(*args: Any, **kwargs: Any) -> list[Msg]:
             try:
-                return list(await fetch(*args, **kwargs))
+                return await fetch(*args, **kwargs)
             except NatsTimeoutError:
                 raise
             except TimeoutError as timeout:
