@@ -79,7 +79,8 @@ class Skipped(Enum):
     """Why a due delivery was not claimed for an attempt."""
 
     lost = "another replica moved it first"
-    moved = "set waiting for its recipient, or failed, without an attempt"
+    moved = "failed without an attempt"
+    waiting = "set waiting for its recipient"
 
 
 class DeliveryEngine:
@@ -228,7 +229,7 @@ class DeliveryEngine:
             if claim is Skipped.lost:
                 continue
             moved += 1
-            if claim is Skipped.moved:
+            if claim is Skipped.moved or claim is Skipped.waiting:
                 continue
             await slot.acquire()  # free (checked above): returns at once
             task = asyncio.create_task(self._attempt(claim, slot), name=f"delivery-{delivery_id}")
@@ -248,9 +249,31 @@ class DeliveryEngine:
 
     async def _claim(self, delivery_id: uuid.UUID, version: int) -> Claim | Skipped:
         try:
-            return await self._claim_once(delivery_id, version)
+            claim = await self._claim_once(delivery_id, version)
         except _Lost:
             return Skipped.lost  # the compare-and-set failed: the transaction rolled back
+        if claim is Skipped.waiting:
+            await self._recheck_recipient(delivery_id)
+        return claim
+
+    async def _recheck_recipient(self, delivery_id: uuid.UUID) -> None:
+        """Look once more, after the wait is committed, for the recipient it waits for.
+
+        A contact committed while this delivery was being set waiting wakes nothing (the row
+        was not waiting yet); one committed after it wakes the row itself. Looking again now
+        covers the first case, so the mail goes at once instead of at the next recheck."""
+        async with self.db.transaction() as session:
+            delivery = await session.get(Delivery, delivery_id, populate_existing=True)
+            if delivery is None or delivery.waiting_for is None:
+                return
+            if isinstance(await self.preparer.prepare(session, delivery), Wait):
+                return
+            await session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery_id, col(Delivery.version) == delivery.version)
+                .values(next_attempt_at=self.clock())
+            )
+        self.wake()
 
     async def _claim_once(self, delivery_id: uuid.UUID, version: int) -> Claim | Skipped:
         async with self.db.transaction() as session:
@@ -311,6 +334,8 @@ class DeliveryEngine:
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise _Lost
+            if changes["status"] == DeliveryStatus.pending.value:
+                return Skipped.waiting
             if changes["status"] != DeliveryStatus.sending.value:
                 return Skipped.moved
             assert isinstance(prepared, MailOut | WebhookOut)
