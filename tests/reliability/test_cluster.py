@@ -17,7 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 from yts_deploy.natsconfig import (
     CLUSTER_CONFIG,
     PLATFORM_USERS,
@@ -154,16 +154,25 @@ async def test_an_r3_stream_keeps_every_acknowledged_event_when_its_leader_is_ki
             durable="reporting-enrolment", stream="YTS_ENROLMENT"
         )
         received: list[str] = []
+        unavailable = 0
         while len(received) < EVENTS and time.monotonic() < deadline:
             try:
                 batch = await subscription.fetch(100, timeout=2)
             except NatsTimeout:
+                continue
+            except (ServiceUnavailableError, NoRespondersError):
+                # The consumer may have lost its leader with the killed node: until the
+                # survivors elect one, a pull is answered 503. FastStream's pull loop waits
+                # this out the same way.
+                unavailable += 1
+                await asyncio.sleep(0.2)
                 continue
             for message in batch:
                 received.append((message.headers or {})["Nats-Msg-Id"])
                 await message.ack()
     finally:
         await reader.close()
+    print(f"read {len(received)} back; {unavailable} pulls waited for a consumer leader")
     admin = await cluster.connect(PROVISIONER, survivors)
     try:
         info = await admin.jetstream().stream_info("YTS_ENROLMENT")
