@@ -24,31 +24,32 @@ from tests.support.reporting_programme import generate, publish
 
 
 async def measure(sessions: int, database_url: str | None) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="yts-bench-reporting-"))
-    server = NatsServer(store_dir=folder / "nats", name="bench-reporting")
-    server.start()
-    try:
-        nc = await nats.connect(server.url)
-        await provision(nc.jetstream())
-        programme = generate(sessions=sessions)
-        started = time.perf_counter()
-        await publish(nc.jetstream(), programme.events)
-        published = time.perf_counter() - started
-        await nc.close()
-        settings = ReportingSettings(
-            nats_url=server.url,
-            database_url=database_url or f"sqlite+aiosqlite:///{folder / 'reporting.db'}",
-            rebuild_retire_after_seconds=0,
-            log_level="WARNING",
-        )
-        report = await rebuild(settings)
-        return (
-            f"reporting rebuild: {report.events} events (published in {published:.1f} s) "
-            f"replayed in {report.seconds:.2f} s = {report.events_per_second:,.0f} events/s "
-            f"({'PostgreSQL' if database_url else 'SQLite'})"
-        )
-    finally:
-        server.stop()
+    with tempfile.TemporaryDirectory(prefix="yts-bench-reporting-") as tmp:
+        folder = Path(tmp)
+        server = NatsServer(store_dir=folder / "nats", name="bench-reporting")
+        server.start()
+        try:
+            nc = await nats.connect(server.url)
+            await provision(nc.jetstream())
+            programme = generate(sessions=sessions)
+            started = time.perf_counter()
+            await publish(nc.jetstream(), programme.events)
+            published = time.perf_counter() - started
+            await nc.close()
+            settings = ReportingSettings(
+                nats_url=server.url,
+                database_url=database_url or f"sqlite+aiosqlite:///{folder / 'reporting.db'}",
+                rebuild_retire_after_seconds=0,
+                log_level="WARNING",
+            )
+            report = await rebuild(settings)
+        finally:
+            server.stop()
+    return (
+        f"reporting rebuild: {report.events} events (published in {published:.1f} s) "
+        f"replayed in {report.seconds:.2f} s = {report.events_per_second:,.0f} events/s "
+        f"({'PostgreSQL' if database_url else 'SQLite'})"
+    )
 
 
 def main() -> None:

@@ -49,14 +49,15 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def server_port() -> int:
-    return free_port()
+async def dashboard_database_url(database_factory) -> str:
+    return await database_factory("reporting_dashboard")
 
 
 @pytest.fixture(scope="module")
-def uvicorn_server(own_nats: str, server_port: int, database_factory_sync) -> Iterator[str]:
+def uvicorn_server(own_nats: str, dashboard_database_url: str) -> Iterator[str]:
     """The real app under uvicorn, in a thread with its own event loop."""
-    app = reporting_app(own_nats, database_factory_sync)
+    app = reporting_app(own_nats, dashboard_database_url)
+    server_port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=server_port, log_level="warning")
     )
@@ -72,11 +73,6 @@ def uvicorn_server(own_nats: str, server_port: int, database_factory_sync) -> It
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-async def database_factory_sync(database_factory) -> str:
-    return await database_factory("reporting_dashboard")
 
 
 @pytest.fixture(scope="module")

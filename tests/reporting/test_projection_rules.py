@@ -244,10 +244,11 @@ async def test_while_a_rebuild_runs_live_events_reach_both_generations(live: Liv
             )
             generations = sorted(rows.scalars())
         assert generations == [served, new], f"claimed {new} while serving {served}"
-        # Requests keep reading the served generation meanwhile.
+        # Requests keep reading the served generation meanwhile, live events included.
         async with snapshot(db) as reader:
             assert reader.generation == served
-            assert (await reader.overall(Filters(school_id=registered.school_id))) is not None
+            found = await reader.schools(registered.school_id)
+        assert [s.school_id for s in found] == [registered.school_id]
     finally:
         await release(db, new)
         await db.dispose()
@@ -256,7 +257,11 @@ async def test_while_a_rebuild_runs_live_events_reach_both_generations(live: Liv
 async def test_the_rebuild_command_replays_with_a_progress_bar_and_switches_over(
     live: Live, tmp_path: Path
 ) -> None:
+    registered = school("Turksib")
+    enrolled = trainer(registered.school_id)
+    await live.publish(registered, enrolled, session(registered.school_id, [enrolled.trainer_id]))
     before = await live.indicators()
+    assert before["sessions_delivered"] >= 1  # something for the replay to rebuild
     env = {
         **os.environ,
         "YTS_REPORTING_NATS_URL": live.nats_url,

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nats.js.client import JetStreamContext
-from yts_chassis.topology import REPORTING_ENROLMENT, REPORTING_MILESTONES, REPORTING_SESSIONS
+from yts_chassis.topology import consumers_of
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -642,7 +642,7 @@ async def publish(
     return len(items)
 
 
-REPORTING_DURABLES = (REPORTING_ENROLMENT, REPORTING_SESSIONS, REPORTING_MILESTONES)
+REPORTING_DURABLES = consumers_of("reporting")
 
 
 async def consumers_caught_up(js: JetStreamContext) -> bool:

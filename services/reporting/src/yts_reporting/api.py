@@ -88,9 +88,8 @@ def build_router(deps: Deps) -> APIRouter:
     async def indicators_xlsx(principal: Reader, requested: Requested) -> Response:
         f = scoped(principal, requested)
         overview = await queries.overview(deps.db, f, all_breakdowns=True)
-        names = {str(s.school_id): s.name for s in overview.schools}
         return Response(
-            exports.indicators_xlsx(overview, f, deps.targets, names),
+            exports.indicators_xlsx(overview, f, deps.targets),
             media_type=XLSX,
             headers=_attachment(f"yts-indicators-{date.today().isoformat()}.xlsx"),
         )

@@ -26,7 +26,7 @@ from yts_reporting import queries
 from yts_reporting.access import COOKIE, FormFilters, browser_principal, identify, scoped
 from yts_reporting.charts import Series, bar_chart
 from yts_reporting.i18n import LANGUAGES, Messages, choose
-from yts_reporting.indicators import Filters
+from yts_reporting.indicators import Filters, Totals
 from yts_reporting.schemas import indicator_values
 from yts_reporting.settings import ProgrammeTargets, ReportingSettings
 
@@ -57,7 +57,6 @@ environment = Environment(
 @dataclass(frozen=True)
 class Deps:
     db: Database
-    targets: ProgrammeTargets
     settings: ReportingSettings
 
 
@@ -76,14 +75,14 @@ def _query(f: Filters, lang: str) -> dict[str, str]:
     return {k: v for k, v in pairs.items() if v}
 
 
-def _login_page(request: Request, lang: str, *, error: bool, status: int) -> HTMLResponse:
+def _login_page(lang: str, *, error: bool, status: int) -> HTMLResponse:
     page = environment.get_template("login.html").render(
         t=Messages(lang), lang=lang, languages=LANGUAGES, error=error
     )
     return HTMLResponse(page, status_code=status)
 
 
-def _cards(overall: Any, targets: ProgrammeTargets, t: Messages) -> list[dict[str, Any]]:
+def _cards(overall: Totals, targets: ProgrammeTargets, t: Messages) -> list[dict[str, Any]]:
     values = indicator_values(overall, targets)
     cards = []
     for name in CARDS:
@@ -196,7 +195,7 @@ def build_router(deps: Deps) -> APIRouter:
         language = choose(lang, request.headers.get("accept-language"))
         principal = browser_principal(request)
         if principal is None:
-            return _login_page(request, language, error=False, status=401)
+            return _login_page(language, error=False, status=401)
         f = scoped(principal, requested)
         t = Messages(language)
         overview = await queries.overview(deps.db, f)
@@ -211,7 +210,7 @@ def build_router(deps: Deps) -> APIRouter:
             query=query,
             language_links={code: "?" + urlencode({**query, "lang": code}) for code in LANGUAGES},
             downloads=urlencode({k: v for k, v in query.items() if k != "lang"}),
-            cards=_cards(overview.overall, deps.targets, t),
+            cards=_cards(overview.overall, deps.settings.targets, t),
             charts=_charts(overview, t),
             table=_table(overview, t),
             overall=overview.overall,
@@ -229,7 +228,7 @@ def build_router(deps: Deps) -> APIRouter:
         token = (form.get("token") or [""])[0].strip()
         language = choose(form.get("lang", [""])[0], None)
         if not token or identify(request, token) is None:
-            return _login_page(request, language, error=True, status=401)
+            return _login_page(language, error=True, status=401)
         response = RedirectResponse(f"/?lang={language}", status_code=303)
         secure = deps.settings.dashboard_cookie_secure
         response.set_cookie(

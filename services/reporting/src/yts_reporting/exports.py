@@ -40,18 +40,18 @@ SESSION_COLUMNS = (
     "average_rating",
 )
 
-# (column header, how to read it from a row of totals)
-MEASURES: tuple[tuple[str, str], ...] = (
-    ("schools_participating", "schools_participating"),
-    ("trainers_enrolled", "trainers_enrolled"),
-    ("trainers_certified", "trainers_certified"),
-    ("trainers_active", "trainers_active"),
-    ("trainers_withdrawn", "trainers_withdrawn"),
-    ("sessions_delivered", "sessions_delivered"),
-    ("peer_participations", "peer_participations"),
-    ("average_rating", "average_rating"),
-    ("feedback_responses", "feedback_responses"),
-    ("milestones_reached", "milestones_reached"),
+# The column headers: each is also the attribute of a row of totals it reads.
+MEASURES = (
+    "schools_participating",
+    "trainers_enrolled",
+    "trainers_certified",
+    "trainers_active",
+    "trainers_withdrawn",
+    "sessions_delivered",
+    "peer_participations",
+    "average_rating",
+    "feedback_responses",
+    "milestones_reached",
 )
 
 ABOUT = (
@@ -123,17 +123,17 @@ def _widths(sheet: Worksheet) -> None:
 
 
 def _measures(totals: Totals) -> list[object]:
-    return [getattr(totals, attribute) for _, attribute in MEASURES]
+    return [getattr(totals, name) for name in MEASURES]
 
 
 def _breakdown_sheet(
     book: Workbook, title: str, keys: Sequence[str], rows: Sequence[tuple[list[object], Totals]]
 ) -> None:
     sheet = book.create_sheet(title)
-    _header(sheet, [*keys, *(name for name, _ in MEASURES)])
+    _header(sheet, [*keys, *MEASURES])
     for key_values, totals in rows:
         sheet.append([*key_values, *_measures(totals)])
-    rating_column = len(keys) + [name for name, _ in MEASURES].index("average_rating") + 1
+    rating_column = len(keys) + MEASURES.index("average_rating") + 1
     for (cell,) in sheet.iter_rows(min_row=2, min_col=rating_column, max_col=rating_column):
         cell.number_format = "0.00"
     _widths(sheet)
@@ -143,9 +143,8 @@ def _label(row: BreakdownRow, unknown: str = "unknown") -> str:
     return row.label if row.key is not None else unknown
 
 
-def indicators_xlsx(
-    overview: Overview, f: Filters, targets: ProgrammeTargets, school_names: dict[str, str]
-) -> bytes:
+def indicators_xlsx(overview: Overview, f: Filters, targets: ProgrammeTargets) -> bytes:
+    school_names = {s.school_id: s.name for s in overview.schools}
     book = Workbook()
     summary = book.active
     assert summary is not None
@@ -154,7 +153,7 @@ def indicators_xlsx(
     summary.append(["period to", f.end.isoformat() if f.end else "now"])
     for name, value in (
         ("district", f.district),
-        ("school", school_names.get(str(f.school_id), str(f.school_id)) if f.school_id else None),
+        ("school", school_names.get(f.school_id, str(f.school_id)) if f.school_id else None),
         ("cohort_id", str(f.cohort_id) if f.cohort_id else None),
         ("trainers' grade", f.grade),
         ("trainers' gender", f.gender),
@@ -167,8 +166,8 @@ def indicators_xlsx(
     for cell in summary[start]:
         cell.font = Font(bold=True)
     overall = overview.overall
-    for name, attribute in MEASURES:
-        value = getattr(overall, attribute)
+    for name in MEASURES:
+        value = getattr(overall, name)
         target = getattr(targets, name, None) or None
         share = value / target if value is not None and target else None
         summary.append([name, value, target, share])

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -120,6 +120,7 @@ class SchoolRow:
     school_id: uuid.UUID
     name: str
     district: str
+    registered_at: datetime
 
 
 @dataclass(frozen=True)
@@ -492,19 +493,13 @@ class Reader:
 
     async def schools(self, school_id: uuid.UUID | None = None) -> list[SchoolRow]:
         statement = (
-            select(S.c.school_id, S.c.name, S.c.district)
+            select(S.c.school_id, S.c.name, S.c.district, S.c.registered_at)
             .where(S.c.generation == self.generation)
             .order_by(S.c.district, S.c.name)
         )
         if school_id is not None:
             statement = statement.where(S.c.school_id == school_id)
         return [SchoolRow(*row) for row in (await self.session.execute(statement)).all()]
-
-    async def school_registered_at(self, school_id: uuid.UUID) -> Any:
-        statement = select(S.c.registered_at).where(
-            S.c.generation == self.generation, S.c.school_id == school_id
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def cohorts(self) -> list[CohortRow]:
         statement = (

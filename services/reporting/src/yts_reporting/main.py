@@ -33,9 +33,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[
             api.build_router(api.Deps(db=runtime.db, targets=settings.targets)),
-            dashboard.build_router(
-                dashboard.Deps(db=runtime.db, targets=settings.targets, settings=settings)
-            ),
+            dashboard.build_router(dashboard.Deps(db=runtime.db, settings=settings)),
         ],
         subscriptions=[handlers.subscriptions(runtime, settings)],
     )

@@ -4,13 +4,13 @@ session rows of the export. Each function reads one generation in one snapshot."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from yts_chassis.database import Database
 
 from yts_reporting.indicators import (
-    ALL,
     CohortRow,
     Dimension,
     Filters,
@@ -76,13 +76,16 @@ async def _months(reader: Reader, f: Filters) -> list[tuple[str, Totals]]:
     return [(m, found.get(m, Totals())) for m in month_range(min(found), max(found))]
 
 
-async def _breakdown(reader: Reader, f: Filters, dim: Dimension) -> list[BreakdownRow]:
+async def _breakdown(
+    reader: Reader, f: Filters, dim: Dimension, schools: Sequence[SchoolRow] = ()
+) -> list[BreakdownRow]:
+    """Totals by ``dim``; school rows are named from ``schools`` (read once by the caller)."""
     rows = await reader.totals(f, dim)
     if dim == "school":
-        schools = {s.school_id: s for s in await reader.schools()}
+        by_id = {s.school_id: s for s in schools}
         out = []
         for key, totals in rows.items():
-            known = schools.get(key)
+            known = by_id.get(key)
             out.append(
                 BreakdownRow(
                     key=key,
@@ -133,7 +136,6 @@ async def school_summary(
         found = await reader.schools(school_id)
         if not found:
             return None
-        registered_at = await reader.school_registered_at(school_id)
         totals = await reader.overall(scoped)
         grid = await reader.trainers_by_grade_and_gender(scoped)
     school = found[0]
@@ -142,7 +144,7 @@ async def school_summary(
             school_id=school.school_id,
             name=school.name,
             district=school.district,
-            registered_at=registered_at,
+            registered_at=school.registered_at,
         ),
         period=period_of(f),
         indicators=IndicatorValues(**indicator_values(totals, targets)),
@@ -155,13 +157,14 @@ async def school_summary(
 
 async def overview(db: Database, f: Filters, *, all_breakdowns: bool = False) -> Overview:
     async with snapshot(db) as reader:
+        schools = await reader.schools()
         result = Overview(
-            overall=(await reader.totals(f)).get(ALL, Totals()),
+            overall=await reader.overall(f),
             months=await _months(reader, f),
             by_district=await _breakdown(reader, f, "district"),
-            by_school=await _breakdown(reader, f, "school"),
+            by_school=await _breakdown(reader, f, "school", schools),
             trainers_grid=await reader.trainers_by_grade_and_gender(f),
-            schools=await reader.schools(),
+            schools=schools,
             cohorts=await reader.cohorts(),
         )
         if all_breakdowns:

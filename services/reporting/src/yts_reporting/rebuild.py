@@ -109,10 +109,9 @@ async def claim(db: Database, *, force: bool) -> tuple[int, int]:
     async with db.transaction() as session:
         row = await session.get(ProjectionGeneration, 1)
         if row is None:
-            session.add(ProjectionGeneration(id=1, serving=1))
+            row = ProjectionGeneration(id=1, serving=1)
+            session.add(row)
             await session.flush()
-            row = await session.get(ProjectionGeneration, 1)
-            assert row is not None
         served, new = row.serving, row.serving + 1
         statement = (
             update(ProjectionGeneration)
