@@ -20,12 +20,15 @@ from yts_sessions import domain
 from yts_sessions.settings import MilestoneThresholds, SessionsSettings
 
 from tests.sessions.conftest import StartSessions
-from tests.sessions.test_peer_sessions import completion, plan
 from tests.support.sessions_roster import (
+    COMPLETED,
     CORE_MODULES,
     MILESTONE,
+    MODULE_COMPLETED,
     Enrolment,
     certify,
+    completion,
+    plan,
     school_with_trainers,
     staged,
 )
@@ -38,7 +41,6 @@ SMALL = {
     "programme_peers_5000": 60,
     "programme_peers_10000": 80,
 }
-COMPLETED = "yts.sessions.session.completed.v1"
 
 
 def test_the_default_thresholds_are_the_designs() -> None:
@@ -116,14 +118,17 @@ async def test_every_milestone_kind_is_reached_once_with_its_evidence_and_cause(
         await complete(client, school.id, [a], 10)
 
         reached = await staged(client, MILESTONE)
+        modules = await staged(client, MODULE_COMPLETED)
         progress_a = (await client.get(f"/v1/trainers/{a}/progress")).json()
 
     by_kind_subject = {(m.data["kind"], m.data["subject"]["id"]): m.data for m in reached}
     assert len(reached) == len(by_kind_subject) == 13
     assert {m.data["kind"] for m in reached} == {k.value for k in MilestoneKind}
+    # Certification is caused by each trainer's last module completion.
+    last_module = {t: [m for m in modules if m.data["trainer_id"] == str(t)][-1] for t in (a, b)}
     expected = {
-        ("trainer.certified", str(a)): ({"core_modules_completed": 6}, None),
-        ("trainer.certified", str(b)): ({"core_modules_completed": 6}, None),
+        ("trainer.certified", str(a)): ({"core_modules_completed": 6}, last_module[a].event_id),
+        ("trainer.certified", str(b)): ({"core_modules_completed": 6}, last_module[b].event_id),
         ("trainer.first_session", str(a)): ({"sessions_facilitated": 1}, s1),
         ("trainer.sessions.5", str(a)): ({"sessions_facilitated": 2}, s2),
         ("trainer.peers.100", str(a)): ({"peer_participations": 35}, s2),
@@ -141,8 +146,7 @@ async def test_every_milestone_kind_is_reached_once_with_its_evidence_and_cause(
         milestone = by_kind_subject[key]
         kind, subject_id = key
         assert milestone["evidence"] == evidence, key
-        if cause is not None:
-            assert milestone["caused_by"] == cause, key
+        assert milestone["caused_by"] == cause, key
         assert milestone["milestone_id"] == str(milestone_id(kind, kind.split(".")[0], subject_id))
     assert progress_a["sessions_facilitated"] == 4
     assert progress_a["peer_participations"] == 65

@@ -36,6 +36,8 @@ from yts_sessions.schemas import ModuleCompletionIn, ParticipantsIn, SessionComp
 from yts_sessions.settings import CURRICULUM, MilestoneThresholds
 from yts_sessions.store import PeerSession, SessionFacilitator
 
+from tests.support.sessions_roster import MILESTONE
+
 THRESHOLDS = MilestoneThresholds(
     trainer_sessions_5=2,
     trainer_peers_100=40,
@@ -249,13 +251,7 @@ async def test_any_order_and_any_repeats_of_the_same_facts_reach_the_same_milest
         rows = (await session.execute(select(store.Milestone))).scalars().all()
         outbox = deps.outbox.table
         published = (
-            (
-                await session.execute(
-                    select(outbox.c.body).where(
-                        outbox.c.event_type == "yts.milestones.milestone.reached.v1"
-                    )
-                )
-            )
+            (await session.execute(select(outbox.c.body).where(outbox.c.event_type == MILESTONE)))
             .scalars()
             .all()
         )

@@ -5,8 +5,7 @@ stores and publishes nothing."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,8 +15,10 @@ from yts_contracts.vocabulary import ModuleSlug
 from tests.support.services import eventually
 from tests.support.sessions_roster import (
     CORE_MODULES,
-    MILESTONE,
+    MODULE_COMPLETED,
     Enrolment,
+    almaty_today,
+    assert_problem,
     certify,
     coordinator_token,
     milestones_of,
@@ -25,26 +26,14 @@ from tests.support.sessions_roster import (
     partner_token,
     school_with_trainers,
     staged,
+    withdrawn_on_roster,
 )
 
-MODULE_COMPLETED = "yts.sessions.module.completed.v1"
 SLUG: TypeAdapter[str] = TypeAdapter(ModuleSlug)
-
-
-def almaty_today():
-    return datetime.now(ZoneInfo("Asia/Almaty")).date()
 
 
 def completion_path(trainer_id: uuid.UUID) -> str:
     return f"/v1/trainers/{trainer_id}/module-completions"
-
-
-def assert_problem(response: httpx.Response, status: int, field: str, rule: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert any(e["field"] == field and e["rule"] == rule for e in problem["errors"]), problem
-    return problem
 
 
 async def test_the_curriculum_lists_six_core_modules_with_names_in_kazakh_russian_and_english(
@@ -208,12 +197,7 @@ async def test_a_withdrawn_trainer_cannot_complete_modules(
     school = await school_with_trainers(enrolment_events, sessions)
     (dana,) = school.trainers
     await enrolment_events.withdraw(dana, school.id)
-
-    async def withdrawn() -> bool:
-        progress = await sessions.get(f"/v1/trainers/{dana}/progress")
-        return progress.json()["status"] == "withdrawn"
-
-    await eventually(withdrawn, timeout=30)
+    await withdrawn_on_roster(sessions, dana)
     before = len(await staged(sessions))
 
     response = await sessions.post(
@@ -330,6 +314,4 @@ async def test_partners_and_anonymous_callers_have_no_access_to_the_sessions_ser
             assert response.headers["content-type"] == "application/problem+json"
     progress = (await sessions.get(f"/v1/trainers/{dana}/progress")).json()
     assert progress["modules_completed"] == []
-    assert not [
-        m for m in await staged(sessions, MILESTONE) if m.data["subject"]["id"] == str(dana)
-    ]
+    assert await milestones_of(sessions, dana) == []

@@ -6,61 +6,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import nats
 import pytest
 
-from tests.support.services import eventually
 from tests.support.sessions_roster import (
+    CANCELLED,
+    COMPLETED,
     Enrolment,
     School,
+    almaty_today,
+    assert_problem,
     certify,
+    completion,
     coordinator_token,
+    on_roster,
+    plan,
     school_with_trainers,
     staged,
+    withdrawn_on_roster,
 )
-
-COMPLETED = "yts.sessions.session.completed.v1"
-CANCELLED = "yts.sessions.session.cancelled.v1"
-
-
-def almaty_today():
-    return datetime.now(ZoneInfo("Asia/Almaty")).date()
-
-
-def plan(school_id: uuid.UUID, facilitators: list[Any], **changes: Any) -> dict[str, Any]:
-    body = {
-        "school_id": str(school_id),
-        "topic_module_id": "stereotypes-and-prejudice",
-        "facilitator_ids": [str(f) for f in facilitators],
-        "language": "kk",
-        "planned_on": almaty_today().isoformat(),
-    }
-    body.update(changes)
-    return body
-
-
-def completion(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "delivered_on": (almaty_today() - timedelta(days=1)).isoformat(),
-        "duration_minutes": 45,
-        "participants": {"total": 24, "female": 13, "male": 10, "by_grade": {"8": 14, "9": 10}},
-        "feedback": {"responses": 20, "average_rating": 4.5},
-    }
-    body.update(changes)
-    return body
-
-
-def assert_problem(response: httpx.Response, status: int, field: str, rule: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert any(e["field"] == field and e["rule"] == rule for e in problem["errors"]), problem
-    return problem
 
 
 @dataclass(frozen=True)
@@ -90,12 +58,7 @@ async def cast(sessions: httpx.AsyncClient, provisioned: str) -> AsyncIterator[C
         for trainer_id in [*certified, withdrawn, other.trainers[0]]:
             await certify(sessions, trainer_id)
         await enrolment.withdraw(withdrawn, school.id)
-
-        async def is_withdrawn() -> bool:
-            progress = await sessions.get(f"/v1/trainers/{withdrawn}/progress")
-            return progress.json()["status"] == "withdrawn"
-
-        await eventually(is_withdrawn, timeout=30)
+        await withdrawn_on_roster(sessions, withdrawn)
         yield Cast(school, certified, uncertified, withdrawn, other)
     finally:
         await nc.close()
@@ -107,6 +70,13 @@ async def planned(client: httpx.AsyncClient, cast: Cast, n: int = 1, **changes: 
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def progress_of(client: httpx.AsyncClient, trainer_id: uuid.UUID) -> dict[str, Any]:
+    response = await client.get(f"/v1/trainers/{trainer_id}/progress")
+    assert response.status_code == 200, response.text
+    progress: dict[str, Any] = response.json()
+    return progress
 
 
 async def test_a_planned_session_is_listed_and_fetched_and_publishes_nothing_yet(
@@ -135,6 +105,7 @@ async def test_a_completed_session_records_the_attendance_and_stages_session_com
 ) -> None:
     session = await planned(sessions, cast, n=2)
     body = completion(language="ru")
+    before = {t: await progress_of(sessions, t) for t in cast.certified[:2]}
 
     response = await sessions.post(f"/v1/sessions/{session['id']}/completion", json=body)
 
@@ -159,9 +130,10 @@ async def test_a_completed_session_records_the_attendance_and_stages_session_com
         }
     ]
     for trainer_id in cast.certified[:2]:
-        progress = (await sessions.get(f"/v1/trainers/{trainer_id}/progress")).json()
-        assert progress["sessions_facilitated"] >= 1
-        assert progress["peer_participations"] >= 24
+        progress = await progress_of(sessions, trainer_id)
+        earlier = before[trainer_id]
+        assert progress["sessions_facilitated"] == earlier["sessions_facilitated"] + 1
+        assert progress["peer_participations"] == earlier["peer_participations"] + 24
 
 
 async def test_a_session_without_feedback_forms_completes_with_no_rating(
@@ -332,10 +304,7 @@ async def test_a_session_falls_inside_the_facilitators_cohort(
     school_id = await enrolment_events.school()
     cohort_id = await enrolment_events.cohort(starts_on, ends_on)
     trainer_id = await enrolment_events.trainer(school_id, cohort_id)
-    await eventually(
-        lambda: _known(sessions, trainer_id),
-        timeout=30,
-    )
+    await on_roster(sessions, trainer_id)
     await certify(sessions, trainer_id)
     created = await sessions.post("/v1/sessions", json=plan(school_id, [trainer_id]))
     session_id = created.json()["id"]
@@ -348,10 +317,6 @@ async def test_a_session_falls_inside_the_facilitators_cohort(
     inside = starts_on if side == "before" else ends_on
     accepted = await sessions.post(path, json=completion(delivered_on=inside.isoformat()))
     assert accepted.status_code == 200, accepted.text
-
-
-async def _known(client: httpx.AsyncClient, trainer_id: uuid.UUID) -> bool:
-    return (await client.get(f"/v1/trainers/{trainer_id}/progress")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -396,7 +361,7 @@ async def test_three_certified_trainers_of_the_school_may_run_a_session_together
     sessions: httpx.AsyncClient, cast: Cast
 ) -> None:
     session = await planned(sessions, cast, n=3)
-    assert len(session["facilitator_ids"]) == 3
+    assert session["facilitator_ids"] == [str(t) for t in cast.certified[:3]]
 
 
 async def test_a_facilitator_withdrawn_after_planning_cannot_run_the_session(
@@ -408,12 +373,7 @@ async def test_a_facilitator_withdrawn_after_planning_cannot_run_the_session(
     created = await sessions.post("/v1/sessions", json=plan(school.id, school.trainers))
     session_id = created.json()["id"]
     await enrolment_events.withdraw(school.trainers[1], school.id)
-
-    async def withdrawn() -> bool:
-        progress = await sessions.get(f"/v1/trainers/{school.trainers[1]}/progress")
-        return progress.json()["status"] == "withdrawn"
-
-    await eventually(withdrawn, timeout=30)
+    await withdrawn_on_roster(sessions, school.trainers[1])
     path = f"/v1/sessions/{session_id}/completion"
 
     refused = await sessions.post(path, json=completion())

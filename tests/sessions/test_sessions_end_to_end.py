@@ -18,10 +18,15 @@ from yts_enrolment.main import create_app as create_enrolment
 from yts_enrolment.settings import EnrolmentSettings
 
 from tests.sessions.conftest import StartSessions
-from tests.sessions.test_peer_sessions import completion, plan
 from tests.support.events import stream_messages
 from tests.support.services import eventually, running, settings_for
-from tests.support.sessions_roster import certify, on_roster
+from tests.support.sessions_roster import (
+    certify,
+    completion,
+    on_roster,
+    plan,
+    withdrawn_on_roster,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
 CE_HEADERS = ("ce-specversion", "ce-id", "ce-source", "ce-type", "ce-time", "ce-dataschema")
@@ -114,12 +119,7 @@ async def test_enrol_certify_and_five_sessions_publish_each_milestone_once(
             f"/v1/trainers/{leaver_id}/withdrawal", json={"reason": "moved_school"}
         )
         assert withdrawal.status_code == 200
-
-        async def leaver_withdrawn() -> bool:
-            progress = await sessions.get(f"/v1/trainers/{leaver_id}/progress")
-            return progress.json()["status"] == "withdrawn"
-
-        await eventually(leaver_withdrawn, timeout=30)
+        await withdrawn_on_roster(sessions, leaver_id)
         refused = await sessions.post("/v1/sessions", json=plan(school_id, [leaver_id]))
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["rule"] == "active"

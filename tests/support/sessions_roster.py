@@ -1,6 +1,6 @@
 """Test helpers for the sessions service: enrolment's facts published on the real JetStream (as
-the enrolment service would publish them), coordinator tokens, and what a sessions app staged in
-its outbox."""
+the enrolment service would publish them), coordinator tokens, request bodies and problem checks,
+and what a sessions app staged in its outbox."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from nats.js.client import JetStreamContext
@@ -32,6 +33,50 @@ from yts_sessions.settings import CURRICULUM
 from tests.support.services import eventually
 
 CORE_MODULES = [m.id for m in load_curriculum(CURRICULUM).modules if m.core]
+
+MODULE_COMPLETED = "yts.sessions.module.completed.v1"
+COMPLETED = "yts.sessions.session.completed.v1"
+CANCELLED = "yts.sessions.session.cancelled.v1"
+MILESTONE = "yts.milestones.milestone.reached.v1"
+
+
+def almaty_today() -> date:
+    """Today in the programme's calendar, as the service sees it."""
+    return datetime.now(ZoneInfo("Asia/Almaty")).date()
+
+
+def plan(school_id: uuid.UUID | str, facilitators: list[Any], **changes: Any) -> dict[str, Any]:
+    """The body of ``POST /v1/sessions``: a session planned for today."""
+    body = {
+        "school_id": str(school_id),
+        "topic_module_id": "stereotypes-and-prejudice",
+        "facilitator_ids": [str(f) for f in facilitators],
+        "language": "kk",
+        "planned_on": almaty_today().isoformat(),
+    }
+    body.update(changes)
+    return body
+
+
+def completion(**changes: Any) -> dict[str, Any]:
+    """The body of ``POST /v1/sessions/{id}/completion``: delivered yesterday, 24 peers."""
+    body: dict[str, Any] = {
+        "delivered_on": (almaty_today() - timedelta(days=1)).isoformat(),
+        "duration_minutes": 45,
+        "participants": {"total": 24, "female": 13, "male": 10, "by_grade": {"8": 14, "9": 10}},
+        "feedback": {"responses": 20, "average_rating": 4.5},
+    }
+    body.update(changes)
+    return body
+
+
+def assert_problem(response: httpx.Response, status: int, field: str, rule: str) -> dict[str, Any]:
+    """A problem+json answer with this status that names this field and rule."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert any(e["field"] == field and e["rule"] == rule for e in problem["errors"]), problem
+    return problem
 
 
 async def skip_roster_backlog(js: JetStreamContext) -> None:
@@ -163,6 +208,16 @@ async def on_roster(client: httpx.AsyncClient, *trainer_ids: uuid.UUID) -> None:
     await eventually(known, timeout=30)
 
 
+async def withdrawn_on_roster(client: httpx.AsyncClient, trainer_id: uuid.UUID | str) -> None:
+    """Wait until the sessions app knows this trainer has withdrawn."""
+
+    async def withdrawn() -> bool:
+        progress = await client.get(f"/v1/trainers/{trainer_id}/progress")
+        return bool(progress.json()["status"] == "withdrawn")
+
+    await eventually(withdrawn, timeout=30)
+
+
 async def certify(client: httpx.AsyncClient, trainer_id: uuid.UUID) -> None:
     for module_id in CORE_MODULES:
         response = await client.post(
@@ -188,9 +243,6 @@ async def staged(client: httpx.AsyncClient, event_type: str | None = None) -> li
     async with runtime.db.session() as session:
         rows = (await session.execute(query)).all()
     return [Staged(r.event_id, r.event_type, json.loads(r.body)) for r in rows]
-
-
-MILESTONE = "yts.milestones.milestone.reached.v1"
 
 
 async def milestones_of(client: httpx.AsyncClient, *subject_ids: object) -> list[Staged]:

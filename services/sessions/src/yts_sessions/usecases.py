@@ -121,11 +121,10 @@ async def _advance(
     increments: Sequence[Increment],
     caused_by: str,
     happened_on: date,
-) -> list[Milestone]:
+) -> None:
     """Add the increments to the counters and publish each milestone whose threshold they
     cross. The counter statement serialises concurrent transactions on its row, so exactly
     one of them sees a threshold crossed; the milestone's key is the second guard."""
-    reached: list[Milestone] = []
     now = _now()
     reached_at = _reached_at(deps, happened_on)
     for increment in increments:
@@ -158,8 +157,6 @@ async def _advance(
                 ),
                 time=now,
             )
-            reached.append(milestone)
-    return reached
 
 
 # -- module completions ---------------------------------------------------------------------
