@@ -3,15 +3,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from yts_notifications.main import create_app
 from yts_notifications.settings import NotificationsSettings
 
-from tests.support.notifications_mailbox import MailBox
-from tests.support.notifications_partner import Partner
+from tests.support.notifications_mailbox import MailBox, ReceivedMail
+from tests.support.notifications_partner import Partner, Receipt
 from tests.support.services import running, settings_for
 
 # Short delays so that retries happen within a test; nothing asserts on durations.
@@ -29,6 +29,30 @@ FAST: dict[str, Any] = {
 }
 
 StartNotifications = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+T = TypeVar("T")
+
+
+async def deliveries(client: httpx.AsyncClient, **filters: Any) -> list[dict[str, Any]]:
+    """``GET /v1/deliveries`` with ``filters``: the items of one large page."""
+    response = await client.get("/v1/deliveries", params={"limit": 500, **filters})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+# Checks for ``eventually``: the items once there are ``count`` of them, else None.
+
+
+async def at_least(items: list[T], count: int = 1) -> list[T] | None:
+    return items if len(items) >= count else None
+
+
+async def mails_to(mailbox: MailBox, email: str, count: int = 1) -> list[ReceivedMail] | None:
+    return await at_least(mailbox.to(email), count)
+
+
+async def receipts_about(partner: Partner, needle: str, count: int = 1) -> list[Receipt] | None:
+    return await at_least(partner.about(needle), count)
 
 
 @pytest.fixture

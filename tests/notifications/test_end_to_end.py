@@ -24,6 +24,7 @@ from yts_enrolment.main import create_app as create_enrolment
 from yts_enrolment.settings import EnrolmentSettings
 
 from tests.enrolment.test_first_routes import COHORT, SCHOOL, trainer
+from tests.notifications.conftest import deliveries, mails_to
 from tests.support import notifications_events as ev
 from tests.support.notifications_mailbox import MailBox
 from tests.support.notifications_partner import Partner, Receipt
@@ -166,11 +167,9 @@ async def test_one_mail_per_message_and_one_webhook_per_subscription_across_a_si
                 """Mail + 3 + 1 webhooks; only the one being held is still 'sending'."""
                 statuses = []
                 for event_id in first:
-                    response = await notifications.get(
-                        "/v1/deliveries", params={"event_id": event_id}
-                    )
                     statuses += [
-                        (d["partner"] == "unesco", d["status"]) for d in response.json()["items"]
+                        (d["partner"] == "unesco", d["status"])
+                        for d in await deliveries(notifications, event_id=event_id)
                     ]
                 return sorted(statuses) == [(False, "delivered")] * 4 + [(True, "sending")]
 
@@ -193,7 +192,7 @@ async def test_one_mail_per_message_and_one_webhook_per_subscription_across_a_si
                 await eventually(partial(_answered, centre, needle), timeout=30)
             for needle in (trainer_id, certified_id):
                 await eventually(partial(_answered, unesco, needle), timeout=30)
-            await eventually(lambda: _at_least(mailbox.to(email), 2), timeout=30)
+            await eventually(lambda: mails_to(mailbox, email, 2), timeout=30)
             # Our four events: school registered, cohort opened, trainer enrolled, certified.
             ours = {
                 r.cloudevent["id"]
@@ -206,10 +205,7 @@ async def test_one_mail_per_message_and_one_webhook_per_subscription_across_a_si
                 """Our deliveries (2 mails, 4 + 2 webhooks), once none is left to send."""
                 mine = []
                 for event_id in ours:
-                    response = await notifications.get(
-                        "/v1/deliveries", params={"event_id": event_id}
-                    )
-                    mine += response.json()["items"]
+                    mine += await deliveries(notifications, event_id=event_id)
                 done = len(mine) == 8 and {d["status"] for d in mine} == {"delivered"}
                 return mine if done else None
 
@@ -258,10 +254,6 @@ async def test_one_mail_per_message_and_one_webhook_per_subscription_across_a_si
     cut = [r for r in unesco.about(trainer_id) if r.cloudevent["type"] == ENROLLED]
     assert [r.answered for r in cut] == [None, 200]
     assert outcomes == [("interrupted", None), ("delivered", 200)]
-
-
-async def _at_least(items: list[Any], count: int) -> list[Any] | None:
-    return items if len(items) >= count else None
 
 
 async def _answered(partner: Partner, needle: str) -> bool:

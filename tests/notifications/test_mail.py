@@ -17,7 +17,12 @@ from yts_contracts.milestones import MilestoneKind
 from yts_contracts.sessions import SessionCancelled, SessionCompleted
 from yts_notifications.domain import IsoWeek
 
-from tests.notifications.conftest import StartNotifications
+from tests.notifications.conftest import (
+    StartNotifications,
+    deliveries,
+    mails_to,
+    receipts_about,
+)
 from tests.support import notifications_events as ev
 from tests.support.notifications_mailbox import MailBox
 from tests.support.notifications_partner import Partner
@@ -36,13 +41,6 @@ def address() -> str:
     return f"deputy-{uuid.uuid4().hex[:10]}@example.org"
 
 
-async def deliveries(client: httpx.AsyncClient, **filters: Any) -> list[dict[str, Any]]:
-    response = await client.get("/v1/deliveries", params={"limit": 500, **filters})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
 async def test_enrolled_trainer_is_announced_to_the_school_coordinator_in_their_locale(
     notifications: httpx.AsyncClient, js: JetStreamContext, mailbox: MailBox
 ) -> None:
@@ -56,7 +54,7 @@ async def test_enrolled_trainer_is_announced_to_the_school_coordinator_in_their_
         sent[locale] = (email, name, trainer_id)
 
     for locale, (email, school_name, trainer_id) in sent.items():
-        (mail,) = await eventually(partial(_mails, mailbox, email, 1))
+        (mail,) = await eventually(partial(mails_to, mailbox, email))
         assert mail.rcpt_tos == [email]
         assert mail.message["To"].addresses[0].display_name == "Aigerim Sadykova"
         assert mail.message["Content-Language"] == locale
@@ -71,11 +69,6 @@ async def test_enrolled_trainer_is_announced_to_the_school_coordinator_in_their_
         assert "<Partners>" not in mail.html
         assert "& <Partners>" in mail.text
         assert f'lang="{locale}"' in mail.html
-
-
-async def _mails(mailbox: MailBox, email: str, count: int) -> Any:
-    found = mailbox.to(email)
-    return found if len(found) >= count else None
 
 
 async def test_mail_waits_for_a_contact_that_arrives_after_the_event_then_goes_once(
@@ -94,7 +87,7 @@ async def test_mail_waits_for_a_contact_that_arrives_after_the_event_then_goes_o
     assert "contact" in delivery["last_result"]
 
     await ev.publish(js, ev.contact(school_id, email, "ru"))
-    (mail,) = await eventually(lambda: _mails(mailbox, email, 1))
+    (mail,) = await eventually(lambda: mails_to(mailbox, email))
     assert mail.message["Content-Language"] == "ru"
     assert "Школа:" not in mail.text  # the school's name has not arrived: no empty line for it
 
@@ -121,7 +114,7 @@ async def test_certified_trainer_is_announced_to_their_school_even_if_certified_
     await ev.publish(js, ev.school(school_id, "School-Gymnasium No. 25"))
     await ev.publish(js, ev.enrolled(trainer_id, school_id, grade=9))
 
-    mails = await eventually(lambda: _mails(mailbox, email, 2))
+    mails = await eventually(lambda: mails_to(mailbox, email, 2))
     by_subject = {m.subject: m for m in mails}
     certified_mail = by_subject["A young trainer of your school is certified"]
     assert "Certified on:  2026-11-02" in certified_mail.text
@@ -145,7 +138,7 @@ async def test_school_milestones_are_announced_and_programme_milestones_are_not(
     programme_id = await ev.publish(js, programme)
     await ev.publish(js, reached)
 
-    (mail,) = await eventually(lambda: _mails(mailbox, email, 1))
+    (mail,) = await eventually(lambda: mails_to(mailbox, email))
     # Kazakh typography: an en dash between the words of «тең-теңге» (peer to peer).
     title = "20 «тең \u2013 теңге» сабағы"
     assert mail.subject == f"Мектебіңіз жаңа белеске жетті: {title}"
@@ -199,11 +192,11 @@ async def test_weekly_summary_goes_once_per_school_and_week_at_the_set_hour(
             await ev.publish(js, session)
         # Each session's webhook is made in the transaction that records it: all are known.
         for session in sessions:
-            await eventually(partial(_received, watcher, str(session.session_id)))
+            await eventually(partial(receipts_about, watcher, str(session.session_id)))
         assert mailbox.to(email) == []
 
         clock.jump(datetime(2026, 3, 9, 9, 0, tzinfo=ALMATY))  # Monday 09:00: W10 is due
-        (mail,) = await eventually(lambda: _mails(mailbox, email, 1))
+        (mail,) = await eventually(lambda: mails_to(mailbox, email))
         assert mail.subject == "Peer sessions of your school, week 2026-W10"
         assert "(2026-03-02 to 2026-03-08)" in mail.text
         assert "Sessions delivered:   3" in mail.text
@@ -223,10 +216,6 @@ async def test_weekly_summary_goes_once_per_school_and_week_at_the_set_hour(
     assert len(mailbox.to(email)) == 1
 
 
-async def _received(partner: Partner, needle: str) -> bool:
-    return bool(partner.about(needle))
-
-
 async def test_smtp_refusals_are_retried_when_temporary_and_fail_at_once_when_permanent(
     notifications: httpx.AsyncClient, js: JetStreamContext, mailbox: MailBox
 ) -> None:
@@ -238,7 +227,7 @@ async def test_smtp_refusals_are_retried_when_temporary_and_fail_at_once_when_pe
         await ev.publish(js, ev.contact(school_id, email, "en"))
         await ev.publish(js, ev.enrolled(new_id(), school_id))
 
-    await eventually(lambda: _mails(mailbox, later_email, 1))
+    await eventually(lambda: mails_to(mailbox, later_email))
     (later,) = await eventually(
         lambda: deliveries(notifications, school_id=str(later_school), status="delivered")
     )

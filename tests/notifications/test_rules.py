@@ -151,6 +151,9 @@ def test_the_summary_of_the_last_complete_week_is_due_from_monday_at_eight_almat
     assert summary_due(local_time.astimezone(UTC), ALMATY, weekday=1, hour=8).label == due
     school = uuid.uuid4()
     assert summary_id(school, IsoWeek(2026, 10)) == summary_id(school, IsoWeek.parse("2026-W10"))
+    # One summary per school and week: another week or another school is another summary.
+    assert summary_id(school, IsoWeek(2026, 10)) != summary_id(school, IsoWeek(2026, 11))
+    assert summary_id(school, IsoWeek(2026, 10)) != summary_id(uuid.uuid4(), IsoWeek(2026, 10))
 
 
 def _context(message: MailMessage) -> dict[str, Any]:

@@ -19,7 +19,13 @@ from yts_chassis.ids import new_id
 from yts_contracts.enrolment import TrainerEnrolled
 from yts_notifications.domain import webhook_id
 
-from tests.notifications.conftest import StartNotifications
+from tests.notifications.conftest import (
+    StartNotifications,
+    at_least,
+    deliveries,
+    mails_to,
+    receipts_about,
+)
 from tests.support import notifications_events as ev
 from tests.support.notifications_mailbox import MailBox
 from tests.support.notifications_partner import Partner, Receipt
@@ -38,13 +44,6 @@ async def subscribe(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-async def deliveries(client: httpx.AsyncClient, **filters: Any) -> list[dict[str, Any]]:
-    response = await client.get("/v1/deliveries", params={"limit": 500, **filters})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 async def delivery_of(
@@ -83,7 +82,7 @@ async def test_subscription_secret_is_shown_once_and_signs_a_cloudevent_of_the_m
     cohort_event = await ev.publish(js, ev.cohort())
     event_id, trainer_id = await enrol_someone(js)
 
-    (receipt,) = await eventually(lambda: _about(centre, str(trainer_id)))
+    (receipt,) = await eventually(lambda: receipts_about(centre, str(trainer_id)))
     body = receipt.verified(secret)
     assert receipt.headers["content-type"] == "application/cloudevents+json; charset=utf-8"
     assert receipt.webhook_id == webhook_id(event_id, uuid.UUID(subscription["id"]))
@@ -107,11 +106,6 @@ async def test_subscription_secret_is_shown_once_and_signs_a_cloudevent_of_the_m
         ("delivered", 200)
     ]
     assert delivered["partner"] == "centre"
-
-
-async def _about(partner: Partner, needle: str, count: int = 1) -> list[Receipt] | None:
-    found = partner.about(needle)
-    return found if len(found) >= count else None
 
 
 @pytest.mark.parametrize(
@@ -308,9 +302,9 @@ async def test_a_slow_partner_delays_neither_other_partners_nor_mail(
         # While the slow partner holds every request it gets, the fast one gets them all and
         # the coordinator gets every mail.
         for trainer_id in trainers:
-            await eventually(partial(_about, fast, str(trainer_id)))
-        await eventually(lambda: _count(mailbox.to(email), 6))
-        await eventually(lambda: _count(slow.receipts, 2))
+            await eventually(partial(receipts_about, fast, str(trainer_id)))
+        await eventually(lambda: mails_to(mailbox, email, 6))
+        await eventually(lambda: at_least(slow.receipts, 2))
         assert all(r.answered is None for r in slow.receipts)
         # And it never got more than its two slots' worth at once.
         assert len(slow.receipts) == 2
@@ -322,16 +316,12 @@ async def test_a_slow_partner_delays_neither_other_partners_nor_mail(
             found = await deliveries(
                 client, subscription_id=slow_subscription["id"], status="delivered"
             )
-            return await _count([d for d in found if d["event_id"] in event_ids], 6)
+            return await at_least([d for d in found if d["event_id"] in event_ids], 6)
 
         await eventually(all_delivered)
         for trainer_id in trainers:
             assert [r.answered for r in slow.about(str(trainer_id))] == [200]
         assert slow.most_in_flight == 2
-
-
-async def _count(items: list[Any], count: int) -> list[Any] | None:
-    return items if len(items) >= count else None
 
 
 async def test_a_redelivered_event_makes_no_second_delivery(
@@ -348,7 +338,7 @@ async def test_a_redelivered_event_makes_no_second_delivery(
     marker = new_id()
     marker_event = await ev.publish(js, ev.cohort(marker))
 
-    await eventually(lambda: _about(once, str(marker)))
+    await eventually(lambda: receipts_about(once, str(marker)))
     await delivery_of(notifications, subscription, str(event_id), "delivered")
     assert len(once.about(str(trainer_id))) == 1
     assert [d["event_id"] for d in await deliveries(notifications, event_id=marker_event)]
@@ -363,7 +353,7 @@ async def test_deleting_a_subscription_stops_its_deliveries_and_keeps_its_histor
     gone.answer(then=500)
     subscription = await subscribe(notifications, gone, [TRAINER_ENROLLED])
     event_id, trainer_id = await enrol_someone(js)
-    await eventually(lambda: _about(gone, str(trainer_id)))
+    await eventually(lambda: receipts_about(gone, str(trainer_id)))
 
     deleted = await notifications.delete(f"/v1/webhook-subscriptions/{subscription['id']}")
     assert deleted.status_code == 204

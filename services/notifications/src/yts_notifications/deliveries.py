@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -404,7 +404,7 @@ async def _week_of_sessions(
         },
         "sessions": [
             {
-                "delivered_on": _iso(s.delivered_on),
+                "delivered_on": s.delivered_on.isoformat(),
                 "topic": s.topic_module_id,
                 "language": s.language,
                 "participants": s.participants_total,
@@ -413,7 +413,3 @@ async def _week_of_sessions(
             for s in completed
         ],
     }
-
-
-def _iso(day: date) -> str:
-    return day.isoformat()

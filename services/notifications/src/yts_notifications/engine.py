@@ -98,7 +98,8 @@ class DeliveryEngine:
         self.mailer = mailer
         self.clock = clock
         self.webhooks: WebhookSender | None = None
-        self.planner: DeliveryPlanner | None = None
+        # Makes deliveries (intake, weekly summaries) and wakes this engine once they commit.
+        self.planner = DeliveryPlanner(settings, clock, self.wake)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -174,8 +175,6 @@ class DeliveryEngine:
         return max(0.0, min(poll, (soonest - self.clock()).total_seconds()))
 
     async def _plan_summaries_if_due(self) -> None:
-        if self.planner is None:
-            return
         if time.monotonic() - self._summaries_checked < self.settings.summary_check_seconds:
             return
         self._summaries_checked = time.monotonic()

@@ -14,7 +14,7 @@ from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
 from yts_notifications import api, handlers, store, usecases
-from yts_notifications.deliveries import DeliveryPlanner, Preparer
+from yts_notifications.deliveries import Preparer
 from yts_notifications.engine import DeliveryEngine
 from yts_notifications.intake import Intake
 from yts_notifications.mail import Mailer, MailTemplates
@@ -48,14 +48,12 @@ def create_app(
     engine = DeliveryEngine(
         runtime.db, settings, Preparer(settings, MailTemplates()), Mailer(settings), clock
     )
-    planner = DeliveryPlanner(settings, clock, engine.wake)
-    engine.planner = planner
     deps = usecases.Deps(db=runtime.db, settings=settings, clock=clock, wake=engine.wake)
     app = runtime.create_app(
         title="YTS notifications",
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
-        subscriptions=[handlers.subscriptions(runtime, Intake(planner))],
+        subscriptions=[handlers.subscriptions(runtime, Intake(engine.planner))],
         openapi_tags=[
             {"name": "webhooks", "description": "partners' subscriptions to public events"},
             {"name": "deliveries", "description": "every mail and webhook, with its attempts"},

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from yts_chassis.database import Database
 
@@ -21,6 +22,13 @@ class Slice(Generic[Row]):
     total: int
 
 
+async def _total(session: AsyncSession, query: Any) -> int:
+    """How many rows ``query`` matches, for a page's total."""
+    return int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+
+
 async def subscriptions(
     db: Database, *, include_deleted: bool, limit: int, offset: int
 ) -> Slice[WebhookSubscription]:
@@ -28,15 +36,13 @@ async def subscriptions(
     if not include_deleted:
         query = query.where(col(WebhookSubscription.active).is_(True))
     async with db.session() as session:
-        total = (
-            await session.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
+        total = await _total(session, query)
         rows = await session.execute(
             query.order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
             .limit(limit)
             .offset(offset)
         )
-        return Slice(items=list(rows.scalars()), total=int(total))
+        return Slice(items=list(rows.scalars()), total=total)
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,7 @@ async def deliveries(
 ) -> Slice[DeliveryRow]:
     query = _deliveries(where)
     async with db.session() as session:
-        total = (
-            await session.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
+        total = await _total(session, query)
         rows = await session.execute(
             query.order_by(col(Delivery.created_at).desc(), col(Delivery.id))
             .limit(limit)
@@ -93,7 +97,7 @@ async def deliveries(
         )
         return Slice(
             items=[DeliveryRow(delivery, partner) for delivery, partner in rows.all()],
-            total=int(total),
+            total=total,
         )
 
 
