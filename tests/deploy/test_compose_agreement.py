@@ -63,6 +63,7 @@ VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
 def environment(service: str) -> dict[str, str]:
+    """The environment compose gives ``service`` (any entry of its services)."""
     return {key: str(value) for key, value in SERVICES[service]["environment"].items()}
 
 
@@ -176,7 +177,7 @@ def test_each_service_connects_as_its_nats_user_with_its_inbox(service: str) -> 
 
 def test_every_nats_node_knows_every_platform_users_password() -> None:
     for node in ("nats", "nats-2", "nats-3"):
-        node_env = {str(k): str(v) for k, v in SERVICES[node]["environment"].items()}
+        node_env = environment(node)
         for user in PLATFORM_USERS:
             assert variable_of(node_env[password_env(user)]) == password_env(user), node
         assert node_env["NATS_STORE_DIR"] == "/data"
@@ -186,7 +187,7 @@ def test_every_nats_node_knows_every_platform_users_password() -> None:
 
 def test_the_provisioning_step_runs_as_the_provisioner() -> None:
     provision = SERVICES["provision"]
-    env = {str(k): str(v) for k, v in provision["environment"].items()}
+    env = environment("provision")
     assert env["YTS_NATS_USER"] == PROVISIONER
     assert variable_of(env["YTS_NATS_PASSWORD"]) == password_env(PROVISIONER)
     assert provision["command"][:2] == ["yts", "provision"]
@@ -195,7 +196,7 @@ def test_the_provisioning_step_runs_as_the_provisioner() -> None:
 
 def test_the_rebuild_tool_runs_reporting_as_the_rebuild_user() -> None:
     tool = SERVICES["reporting-rebuild"]
-    env = {str(k): str(v) for k, v in tool["environment"].items()}
+    env = environment("reporting-rebuild")
     assert tool["profiles"] == ["tools"]
     assert tool["build"]["args"]["PACKAGE"] == "yts-reporting"
     assert tool["command"] == ["python", "-m", "yts_reporting.rebuild"]

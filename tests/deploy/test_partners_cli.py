@@ -15,14 +15,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from yts_deploy.cli import app
-from yts_deploy.natsconfig import prepare_config_dir
+from yts_deploy.natsconfig import PROVISIONER, prepare_config_dir
 
 from tests.support.deploy_nats import (
     SecuredNats,
+    accepts,
     connected,
     provision_as_provisioner,
     publish_as_owner,
     start_secured,
+    wait_until_connectable,
 )
 from tests.support.deploy_processes import example_consumer_lines, printed_environment
 
@@ -51,21 +53,14 @@ def yts(secured: SecuredNats, *args: str) -> str:
     result = CliRunner().invoke(
         app,
         [*args, "--config-dir", str(secured.config_dir), "--nats-url", secured.url, *pid_file],
-        env={"YTS_NATS_PROVISIONER_PASSWORD": secured.passwords["provisioner"]},
+        env={"YTS_NATS_PROVISIONER_PASSWORD": secured.passwords[PROVISIONER]},
     )
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def connects(url: str, user: str, password: str, prefix: str) -> bool:
-    async def attempt() -> bool:
-        try:
-            async with connected(url, user, password, prefix):
-                return True
-        except Exception:
-            return False
-
-    return asyncio.run(attempt())
+    return asyncio.run(accepts(url, user, password, prefix))
 
 
 def eventually_sync(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -87,14 +82,7 @@ def test_the_example_consumer_prints_the_events_with_the_printed_credentials(
     environment = printed_environment(output)
     assert environment["YTS_PARTNER_DURABLE"] == "partner-unesco-sessions"
 
-    eventually_sync(
-        lambda: connects(
-            environment["YTS_PARTNER_NATS_URL"],
-            environment["YTS_PARTNER_NATS_USER"],
-            environment["YTS_PARTNER_NATS_PASSWORD"],
-            environment["YTS_PARTNER_INBOX_PREFIX"],
-        )
-    )
+    wait_until_connectable(environment)
     lines, errors = example_consumer_lines(environment, wanted=7)
     types = [line.split()[1] for line in lines]
     assert len(lines) == 7, (lines, errors)
@@ -182,7 +170,7 @@ def test_a_partner_cannot_be_given_the_private_stream(secured: SecuredNats) -> N
             "--nats-url",
             secured.url,
         ],
-        env={"YTS_NATS_PROVISIONER_PASSWORD": secured.passwords["provisioner"]},
+        env={"YTS_NATS_PROVISIONER_PASSWORD": secured.passwords[PROVISIONER]},
     )
     assert result.exit_code == 2
     assert "partners may not read" in result.output

@@ -18,17 +18,11 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
-from yts_deploy.natsconfig import (
-    CLUSTER_CONFIG,
-    PLATFORM_USERS,
-    PROVISIONER,
-    SOURCE_DIR,
-    generate_password,
-    inbox_prefix,
-    server_env,
-)
+from yts_deploy.natsconfig import CLUSTER_CONFIG, PROVISIONER, SOURCE_DIR, inbox_prefix, server_env
 from yts_deploy.natsserver import NatsServer, free_port
 from yts_deploy.provision import provision
+
+from tests.support.deploy_nats import new_platform_passwords
 
 EVENTS = 300
 KILL_AFTER = 150
@@ -59,7 +53,7 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    passwords = {user: generate_password() for user in PLATFORM_USERS}
+    passwords = new_platform_passwords()
     route_ports = [free_port() for _ in range(3)]
     routes = tuple(f"nats://127.0.0.1:{port}" for port in route_ports)
     nodes = [

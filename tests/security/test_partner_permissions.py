@@ -19,6 +19,7 @@ from yts_deploy.partners import Credentials, PartnerRegistry, add_partner
 from tests.support.deploy_nats import (
     SecuredNats,
     Watched,
+    accepts,
     as_platform_user,
     connected,
     provision_as_provisioner,
@@ -54,18 +55,13 @@ async def world(
                 js, registry, "city", ["yts.enrolment.>"], since=None, url=nats_server.url
             )
         nats_server.server.reload()
-        await eventually(lambda: _can_connect(partners["city"]), timeout=10)
+        city = partners["city"]
+        await eventually(
+            lambda: accepts(city.url, city.user, city.password, city.inbox_prefix), timeout=10
+        )
         yield nats_server, partners, published
     finally:
         nats_server.server.stop()
-
-
-async def _can_connect(credentials: Credentials) -> bool:
-    try:
-        async with partner_connection(credentials):
-            return True
-    except Exception:
-        return False
 
 
 @asynccontextmanager

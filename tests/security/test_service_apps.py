@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from yts_chassis.topology import SERVICE_CONSUMERS
+from yts_deploy.demo import indicator_value
 from yts_deploy.natsconfig import PROVISIONER, REBUILDER, SERVICE_USERS, inbox_prefix
 from yts_enrolment.main import create_app as enrolment_app
 from yts_enrolment.settings import EnrolmentSettings
@@ -120,7 +121,7 @@ async def test_every_service_does_its_job_as_its_own_nats_user(
     assert completion.status_code in (200, 201), completion.text
 
     indicators = await eventually(lambda: _indicators(reporting), timeout=20)
-    assert indicator(indicators, "trainers_enrolled") == 1
+    assert indicator_value(indicators, "trainers_enrolled") == 1
     assert await eventually(lambda: _none_behind(secured), timeout=45)
     async with as_platform_user(secured, PROVISIONER) as admin:
         js = admin.nc.jetstream()
@@ -145,7 +146,7 @@ async def test_every_service_does_its_job_as_its_own_nats_user(
         retire_after=0,
     )
     assert rebuilt.events == public_events
-    assert indicator((await reporting.get("/v1/indicators")).json(), "trainers_enrolled") == 1
+    assert indicator_value((await reporting.get("/v1/indicators")).json(), "trainers_enrolled") == 1
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:
@@ -159,13 +160,7 @@ async def _status(client: httpx.AsyncClient, path: str, status: int) -> bool:
 
 async def _indicators(client: httpx.AsyncClient) -> dict[str, Any] | None:
     body: dict[str, Any] = (await client.get("/v1/indicators")).json()
-    return body if indicator(body, "trainers_enrolled") == 1 else None
-
-
-def indicator(body: dict[str, Any], name: str) -> Any:
-    """An indicator's value, whether reported bare or as {"value": ..., "target": ...}."""
-    found = body.get(name)
-    return found.get("value") if isinstance(found, dict) else found
+    return body if indicator_value(body, "trainers_enrolled") == 1 else None
 
 
 async def _none_behind(secured: SecuredNats) -> bool:

@@ -156,7 +156,7 @@ async def test_no_service_can_create_or_change_streams_or_consumers(
         jsm = client.js
         await client.refuses(
             "$JS.API.STREAM.CREATE.ROGUE",
-            lambda: jsm.add_stream(StreamConfig(name="ROGUE", subjects=["rogue.>"])),
+            lambda: jsm.add_stream(ROGUE),
         )
         await client.refuses(
             "$JS.API.STREAM.UPDATE.YTS_ENROLMENT",

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,13 @@ class SecuredNats:
         return self.server.url
 
 
+def new_platform_passwords() -> dict[str, str]:
+    """A fresh password for each of the platform's own NATS users."""
+    return {user: generate_password() for user in PLATFORM_USERS}
+
+
 def start_secured(store_dir: Path, name: str, config_dir: Path = SOURCE_DIR) -> SecuredNats:
-    passwords = {user: generate_password() for user in PLATFORM_USERS}
+    passwords = new_platform_passwords()
     server = NatsServer(
         store_dir=store_dir,
         name=name,
@@ -120,6 +126,15 @@ async def connected(
             await nc.close()
 
 
+async def accepts(url: str, user: str, password: str, prefix: str) -> bool:
+    """Whether the server lets ``user`` in with ``password`` (and its inbox prefix)."""
+    try:
+        async with connected(url, user, password, prefix):
+            return True
+    except Exception:
+        return False
+
+
 @asynccontextmanager
 async def as_platform_user(nats_server: SecuredNats, user: str) -> AsyncIterator[Watched]:
     async with connected(nats_server.url, user, nats_server.passwords[user]) as watched:
@@ -176,19 +191,13 @@ async def publish_as_owner(nats_server: SecuredNats, event_types: list[str]) -> 
 def wait_until_connectable(environment: dict[str, str], timeout: float = 10.0) -> None:
     """Block (bounded) until the partner credentials printed by `yts partners add` are
     accepted: the server applies its reloaded users a moment after the SIGHUP."""
-
-    async def attempt() -> bool:
-        try:
-            async with connected(
-                environment["YTS_PARTNER_NATS_URL"],
-                environment["YTS_PARTNER_NATS_USER"],
-                environment["YTS_PARTNER_NATS_PASSWORD"],
-                environment["YTS_PARTNER_INBOX_PREFIX"],
-            ):
-                return True
-        except Exception:
-            return False
-
+    attempt = partial(
+        accepts,
+        environment["YTS_PARTNER_NATS_URL"],
+        environment["YTS_PARTNER_NATS_USER"],
+        environment["YTS_PARTNER_NATS_PASSWORD"],
+        environment["YTS_PARTNER_INBOX_PREFIX"],
+    )
     deadline = time.monotonic() + timeout
     while not asyncio.run(attempt()):
         if time.monotonic() > deadline:

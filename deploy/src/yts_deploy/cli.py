@@ -23,7 +23,7 @@ from yts_deploy.natsconfig import (
     generate_password,
     inbox_prefix,
 )
-from yts_deploy.partners_cli import partners_app
+from yts_deploy.partners_cli import AdminPassword, AdminUser, partners_app
 from yts_deploy.runner import DEFAULT_PORTS, SERVICES, LocalSystem, provision_at
 
 app = typer.Typer(
@@ -108,22 +108,11 @@ def up(
         typer.echo("stopped")
 
 
-NatsUrl = Annotated[str, typer.Option(envvar="YTS_NATS_URL", help="a NATS server's URL")]
-AdminUser = Annotated[
-    str, typer.Option(envvar="YTS_NATS_USER", help="NATS user with provisioning rights")
-]
-AdminPassword = Annotated[
-    str | None,
-    typer.Option(
-        envvar=["YTS_NATS_PASSWORD", "YTS_NATS_PROVISIONER_PASSWORD"],
-        help="its password (none: a server without authentication)",
-    ),
-]
-
-
 @app.command("provision")
 def provision_command(
-    nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    nats_url: Annotated[
+        str, typer.Option(envvar="YTS_NATS_URL", help="a NATS server's URL")
+    ] = "nats://127.0.0.1:4222",
     user: AdminUser = PROVISIONER,
     password: AdminPassword = None,
     replicas: Annotated[int, typer.Option(min=1, max=5)] = 1,

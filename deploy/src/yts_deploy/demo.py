@@ -26,17 +26,7 @@ from typing import Any
 
 import httpx
 
-DISTRICTS = (
-    "Alatau",
-    "Almaly",
-    "Auezov",
-    "Bostandyk",
-    "Medeu",
-    "Nauryzbay",
-    "Turksib",
-    "Zhetysu",
-)
-# 35 schools, weighted roughly by each district's size.
+# Almaty's eight districts; 35 schools, weighted roughly by each district's size.
 SCHOOLS_PER_DISTRICT = {
     "Alatau": 4,
     "Almaly": 5,
@@ -47,6 +37,7 @@ SCHOOLS_PER_DISTRICT = {
     "Turksib": 4,
     "Zhetysu": 5,
 }
+DISTRICTS = tuple(SCHOOLS_PER_DISTRICT)
 SCHOOL_KINDS = (
     "School-Gymnasium",
     "School-Lyceum",
@@ -155,7 +146,6 @@ class TrainerPlan:
     consent_on: date
     modules: list[tuple[str, date]] = field(default_factory=list)
     withdrawal: str | None = None
-    early_leaver: bool = False
 
     def certified_on(self, core_modules: int) -> date | None:
         if len(self.modules) < core_modules:
@@ -345,7 +335,6 @@ def _trainers(
                         consent_on=consent,
                         modules=_completions(rng, modules, cohort.starts_on, today, stop_after),
                         withdrawal=rng.choice(("personal", "moved_school")) if early else None,
-                        early_leaver=early,
                     )
                 )
     for trainer in trainers:
@@ -659,9 +648,10 @@ class DemoLoader:
 
 
 def indicator_value(body: dict[str, Any], name: str) -> Any:
-    """An indicator's value, whether reported bare or as {"value": ..., "target": ...}."""
+    """An indicator's value in reporting's answer ({"value": ..., "target": ...}); None when the
+    answer has no such indicator (e.g. an error)."""
     found = body.get(name)
-    return found.get("value") if isinstance(found, dict) else found
+    return found["value"] if found else None
 
 
 async def fill(

@@ -79,10 +79,6 @@ class Partner:
     def inbox_prefix(self) -> str:
         return inbox_prefix(self.user)
 
-    @property
-    def types(self) -> list[str]:
-        return [subject for c in self.consumers for subject in c.filter_subjects]
-
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
         raw["consumers"] = [
@@ -365,20 +361,19 @@ class PartnerRegistry:
         return bool(self._raw().get("developer", False))
 
     def save(self, partners: dict[str, Partner], *, developer: bool | None = None) -> None:
+        """Write partners.json, then users.conf from the same partners."""
         keep = self.developer if developer is None else developer
-        ordered = [partners[name].to_json() for name in sorted(partners)]
-        raw: dict[str, Any] = {"partners": ordered}
+        ordered = [partners[name] for name in sorted(partners)]
+        raw: dict[str, Any] = {"partners": [partner.to_json() for partner in ordered]}
         if keep:
             raw["developer"] = True
         _write_atomically(self.registry_path, json.dumps(raw, indent=2) + "\n", 0o600)
-        self.write_users_config(partners)
+        _write_atomically(self.users_path, render_users_config(ordered, developer=keep))
 
-    def write_users_config(self, partners: dict[str, Partner] | None = None) -> None:
-        found = self.load() if partners is None else partners
-        text = render_users_config(
-            [found[name] for name in sorted(found)], developer=self.developer
-        )
-        _write_atomically(self.users_path, text)
+
+def start_of(since: datetime | None) -> str:
+    """Where a partner's consumers start, as the registry keeps it."""
+    return since.astimezone(UTC).isoformat() if since else "beginning"
 
 
 def new_partner(
@@ -390,7 +385,7 @@ def new_partner(
         consumers=consumers,
         password_hash=hash_password(password),
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
-        start=since.astimezone(UTC).isoformat() if since else "beginning",
+        start=start_of(since),
     )
     return partner, password
 
@@ -459,7 +454,7 @@ async def replay_partner(
     partners = registry.load()
     partner = _known(partners, name)
     await create_consumers(js, name, partner.consumers, since, replace=True)
-    partner.start = since.astimezone(UTC).isoformat() if since else "beginning"
+    partner.start = start_of(since)
     registry.save(partners)
     return partner
 

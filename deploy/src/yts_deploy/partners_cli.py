@@ -66,7 +66,7 @@ class Target:
             typer.echo(f"nats-server (pid {pid}) re-reads its users now", err=True)
         else:
             typer.echo(
-                f"now make the server re-read {self.config_dir / 'users.conf'}: "
+                f"now make the server re-read {self.registry.users_path}: "
                 "`docker compose kill -s HUP nats` (compose) or "
                 "`nats-server --signal reload=<pid>`",
                 err=True,
@@ -81,12 +81,14 @@ ConfigDir = Annotated[
     typer.Option(envvar="YTS_NATS_CONFIG_DIR", help="the server's configuration folder"),
 ]
 NatsUrl = Annotated[str | None, typer.Option(envvar="YTS_NATS_URL", help="the server's URL")]
-AdminUser = Annotated[str, typer.Option(envvar="YTS_NATS_USER")]
+AdminUser = Annotated[
+    str, typer.Option(envvar="YTS_NATS_USER", help="NATS user with provisioning rights")
+]
 AdminPassword = Annotated[
     str | None,
     typer.Option(
         envvar=["YTS_NATS_PASSWORD", "YTS_NATS_PROVISIONER_PASSWORD"],
-        help="the provisioner's password",
+        help="its password (none: a server without authentication)",
     ),
 ]
 PublicUrl = Annotated[

@@ -21,6 +21,7 @@ import httpx
 from yts_deploy.natsconfig import (
     MAIN_CONFIG,
     PROVISIONER,
+    SERVICE_USERS,
     LocalAccess,
     admin_connect,
     local_passwords,
@@ -31,7 +32,7 @@ from yts_deploy.natsconfig import (
 from yts_deploy.natsserver import NatsServer, free_port, port_is_free
 from yts_deploy.provision import Report, provision
 
-SERVICES = ("enrolment", "sessions", "notifications", "reporting")
+SERVICES = SERVICE_USERS  # each service connects as the NATS user of its name
 DEFAULT_PORTS = {"enrolment": 8001, "sessions": 8002, "notifications": 8003, "reporting": 8004}
 NATS_DEFAULT_PORT = 4222
 
