@@ -48,12 +48,30 @@ class Database:
             sync_session_class=sync_session_class,
             expire_on_commit=False,
         )
+        self._session_class = sync_session_class
         self._commit_listeners: list[Callable[[], None]] = []
         # Commits that carried outbox rows wake the relay (see outbox.add_events).
-        event.listen(sync_session_class, "after_commit", self._after_commit)
+        self.after_commit(self._after_commit)
 
     def on_outbox_commit(self, listener: Callable[[], None]) -> None:
         self._commit_listeners.append(listener)
+
+    def before_commit(self, listener: Callable[[Session], None]) -> None:
+        """Call ``listener`` with each session of this database just before it commits, still
+        inside the transaction: what it writes commits with the rest."""
+        event.listen(self._session_class, "before_commit", listener)
+
+    def after_commit(self, listener: Callable[[Session], None]) -> None:
+        """Call ``listener`` with each session of this database once it has committed."""
+        event.listen(self._session_class, "after_commit", listener)
+
+    def after_rollback(self, listener: Callable[[Session], None]) -> None:
+        """Call ``listener`` with each session of this database whose transaction rolled back."""
+        event.listen(
+            self._session_class,
+            "after_soft_rollback",
+            lambda session, _previous_transaction: listener(session),
+        )
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(OUTBOX_DIRTY, False):

@@ -12,11 +12,10 @@ from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
-from yts_chassis.database import upsert
+from yts_chassis.database import Database, upsert
 from yts_contracts.envelope import ReceivedEvent
 
 from yts_notifications.domain import (
@@ -53,15 +52,11 @@ def wake_after_commit(session: AsyncSession, wake: Callable[[], None]) -> None:
     session.info.setdefault(_WAKE, set()).add(wake)
 
 
-# On the base class: the chassis gives each database its own Session subclass, and a class-level
-# listener reaches them all; the info key limits the work to commits that made deliveries.
-@sa_event.listens_for(Session, "after_commit")
 def _wake_on_commit(session: Session) -> None:
     for wake in session.info.pop(_WAKE, ()):
         wake()
 
 
-@sa_event.listens_for(Session, "after_rollback")
 def _forget_on_rollback(session: Session) -> None:
     session.info.pop(_WAKE, None)
 
@@ -81,12 +76,21 @@ class MailPlan:
 
 
 class DeliveryPlanner:
+    """Makes deliveries in the caller's transaction on ``db``; ``wake`` is called once a
+    transaction that made some has committed."""
+
     def __init__(
-        self, settings: NotificationsSettings, clock: Clock, wake: Callable[[], None]
+        self,
+        db: Database,
+        settings: NotificationsSettings,
+        clock: Clock,
+        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.wake = wake
+        db.after_commit(_wake_on_commit)
+        db.after_rollback(_forget_on_rollback)
 
     def _row(self, **values: Any) -> dict[str, Any]:
         now = self.clock()

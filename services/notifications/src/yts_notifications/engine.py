@@ -99,7 +99,7 @@ class DeliveryEngine:
         self.clock = clock
         self.webhooks: WebhookSender | None = None
         # Makes deliveries (intake, weekly summaries) and wakes this engine once they commit.
-        self.planner = DeliveryPlanner(settings, clock, self.wake)
+        self.planner = DeliveryPlanner(db, settings, clock, self.wake)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()

@@ -46,7 +46,7 @@ SUBSCRIPTIONS: tuple[tuple[DurableConsumer, tuple[type[EventData], ...]], ...] =
 
 def subscriptions(runtime: ServiceRuntime, settings: ReportingSettings) -> NatsRouter:
     router = NatsRouter()
-    projections = Projections(settings.zone)
+    projections = Projections(settings.zone, runtime.db)
     for durable, event_types in SUBSCRIPTIONS:
         consumer = runtime.consumer(durable, projections.handlers(*event_types))
         subscriber = durable_subscriber(

@@ -27,13 +27,14 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from yts_chassis.consumer import EventHandler
+from yts_chassis.database import Database
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -147,24 +148,26 @@ def staged(session: AsyncSession) -> Writes:
     return writes
 
 
-@event.listens_for(Session, "before_commit")
 def _send_staged_writes(session: Session) -> None:
     writes = session.info.pop(WRITES_KEY, None)
     if writes is not None:
         writes.send(session)
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_staged_writes(session: Session, previous_transaction: Any) -> None:
+def _drop_staged_writes(session: Session) -> None:
     session.info.pop(WRITES_KEY, None)
     session.info.pop(GENERATIONS_KEY, None)
 
 
 class Projections:
-    """The handlers of every event reporting reads, for a programme time zone."""
+    """The handlers of every event reporting reads, for a programme time zone, writing to
+    ``db``: the writes a transaction staged go out when it commits, and are dropped when it
+    rolls back."""
 
-    def __init__(self, zone: ZoneInfo) -> None:
+    def __init__(self, zone: ZoneInfo, db: Database) -> None:
         self.zone = zone
+        db.before_commit(_send_staged_writes)
+        db.after_rollback(_drop_staged_writes)
 
     def day(self, moment: datetime) -> date:
         """The programme's calendar day of a moment (an enrolment at 23:30 UTC in Almaty is

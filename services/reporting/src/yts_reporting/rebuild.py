@@ -299,7 +299,7 @@ async def rebuild(
         js = nc.jetstream()
         served, new = await claim(db, force=force)
         report = RebuildReport(previous=served, generation=new)
-        projections = Projections(settings.zone)
+        projections = Projections(settings.zone, db)
         started = time.perf_counter()
         try:
             total = 0
