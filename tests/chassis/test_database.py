@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from yts_chassis.database import Database
 
 
@@ -30,3 +31,31 @@ async def test_a_snapshot_does_not_see_what_is_committed_while_it_reads(
 
     assert (first, second) == (1, 1), "a second figure of the same page saw a later commit"
     assert after == 2
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Counted(Base):
+    __tablename__ = "counted_entities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str]
+
+
+async def test_entities_read_in_a_snapshot_stay_readable_after_it_ends(
+    database_factory: Callable[[str], Any],
+) -> None:
+    db = Database(await database_factory("snapshot_entities"))
+    try:
+        async with db.transaction() as session:
+            await session.run_sync(lambda sync: Base.metadata.create_all(sync.connection()))
+            session.add(Counted(id=1, label="School No. 12"))
+
+        async with db.snapshot() as reader:
+            (found,) = (await reader.execute(select(Counted))).scalars()
+    finally:
+        await db.dispose()
+
+    # A list route builds its response after the snapshot is over.
+    assert found.label == "School No. 12"

@@ -92,7 +92,8 @@ class Database:
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session whose every query sees the same committed state.
+        """A read-only session whose every query sees the same committed state; the rows it
+        returns stay readable after it ends.
 
         Without it each SELECT sees whatever was committed when it ran: PostgreSQL's default
         READ COMMITTED takes a snapshot per statement, and Python's sqlite3 opens no
@@ -113,6 +114,8 @@ class Database:
             try:
                 yield session
             finally:
+                # Nothing was written; what was read stays readable after the rollback.
+                session.expunge_all()
                 await session.rollback()
 
     async def ping(self, timeout: float = 2.0) -> bool:

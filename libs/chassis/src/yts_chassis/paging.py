@@ -1,11 +1,17 @@
-"""One shape for every paginated list of the HTTP APIs: ``?limit=&offset=`` in, ``Page`` out."""
+"""One shape for every paginated list of the HTTP APIs: ``?limit=&offset=`` in, ``Page`` out;
+``page`` reads one page of rows and the total from the database (in a ``Database.snapshot()``
+the two agree)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -18,3 +24,27 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="items matching the filters, on every page")
     limit: int
     offset: int
+
+
+@dataclass(frozen=True)
+class Slice(Generic[T]):
+    """A page of rows as read, with how many match in all."""
+
+    items: list[T]
+    total: int
+
+
+async def count(session: AsyncSession, query: Select[Any]) -> int:
+    """How many rows ``query`` matches."""
+    return int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+
+
+async def page(
+    session: AsyncSession, query: Select[Any], order: Sequence[Any], limit: int, offset: int
+) -> Slice[Any]:
+    """The ``limit`` entities of ``query`` after ``offset`` in ``order``, and the total."""
+    total = await count(session, query)
+    rows = await session.execute(query.order_by(*order).limit(limit).offset(offset))
+    return Slice(items=list(rows.scalars()), total=total)

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 from sqlmodel import col
 from yts_chassis.database import Database
+from yts_chassis.paging import Slice, page
 
 from yts_enrolment.domain import District, TrainerStatus
 from yts_enrolment.store import Cohort, School, Trainer
-
-Row = TypeVar("Row")
-
-
-@dataclass(frozen=True)
-class Slice(Generic[Row]):
-    items: list[Row]
-    total: int
-
-
-async def _page(
-    session: AsyncSession, query: Select[Any], order: list[Any], limit: int, offset: int
-) -> Slice[Any]:
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = (await session.execute(query.order_by(*order).limit(limit).offset(offset))).scalars()
-    return Slice(items=list(rows), total=int(total))
 
 
 async def schools(
@@ -37,8 +19,8 @@ async def schools(
     query = select(School)
     if district is not None:
         query = query.where(col(School.district) == district.value)
-    async with db.session() as session:
-        return await _page(session, query, [col(School.name)], limit, offset)
+    async with db.snapshot() as session:
+        return await page(session, query, [col(School.name)], limit, offset)
 
 
 async def school(db: Database, school_id: uuid.UUID) -> School | None:
@@ -68,10 +50,9 @@ async def trainers(
         query = query.where(col(Trainer.cohort_id) == cohort_id)
     if status is not None:
         query = query.where(col(Trainer.status) == status.value)
-    async with db.session() as session:
-        return await _page(
-            session, query, [col(Trainer.enrolled_at), col(Trainer.id)], limit, offset
-        )
+    order = [col(Trainer.enrolled_at), col(Trainer.id)]
+    async with db.snapshot() as session:
+        return await page(session, query, order, limit, offset)
 
 
 async def trainer(db: Database, trainer_id: uuid.UUID) -> Trainer | None:

@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 from sqlmodel import col
 from yts_chassis.database import Database
+from yts_chassis.paging import Slice, count, page
 
 from yts_notifications.store import Delivery, DeliveryAttempt, WebhookSubscription
-
-Row = TypeVar("Row")
-
-
-@dataclass(frozen=True)
-class Slice(Generic[Row]):
-    items: list[Row]
-    total: int
-
-
-async def _total(session: AsyncSession, query: Any) -> int:
-    """How many rows ``query`` matches, for a page's total."""
-    return int(
-        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    )
 
 
 async def subscriptions(
@@ -35,14 +20,9 @@ async def subscriptions(
     query = select(WebhookSubscription)
     if not include_deleted:
         query = query.where(col(WebhookSubscription.active).is_(True))
-    async with db.session() as session:
-        total = await _total(session, query)
-        rows = await session.execute(
-            query.order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
-            .limit(limit)
-            .offset(offset)
-        )
-        return Slice(items=list(rows.scalars()), total=total)
+    order = [col(WebhookSubscription.created_at), col(WebhookSubscription.id)]
+    async with db.snapshot() as session:
+        return await page(session, query, order, limit, offset)
 
 
 @dataclass(frozen=True)
@@ -88,8 +68,8 @@ async def deliveries(
     db: Database, where: DeliveryFilter, *, limit: int, offset: int
 ) -> Slice[DeliveryRow]:
     query = _deliveries(where)
-    async with db.session() as session:
-        total = await _total(session, query)
+    async with db.snapshot() as session:
+        total = await count(session, query)
         rows = await session.execute(
             query.order_by(col(Delivery.created_at).desc(), col(Delivery.id))
             .limit(limit)
@@ -104,7 +84,7 @@ async def deliveries(
 async def delivery(
     db: Database, delivery_id: uuid.UUID
 ) -> tuple[DeliveryRow, list[DeliveryAttempt]] | None:
-    async with db.session() as session:
+    async with db.snapshot() as session:
         query = _deliveries(DeliveryFilter()).where(col(Delivery.id) == delivery_id)
         found = (await session.execute(query)).first()
         if found is None:

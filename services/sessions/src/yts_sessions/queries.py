@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from yts_chassis.database import Database
+from yts_chassis.paging import Slice, page
 from yts_contracts.milestones import SubjectType
 
 from yts_sessions.curriculum import Curriculum
@@ -38,12 +39,6 @@ class Progress:
     milestones: list[Milestone]
 
 
-@dataclass(frozen=True)
-class Slice:
-    items: list[SessionRecord]
-    total: int
-
-
 async def enrolled_trainer(db: Database, trainer_id: uuid.UUID) -> RosterTrainer | None:
     async with db.session() as session:
         trainer = await session.get(RosterTrainer, trainer_id)
@@ -54,7 +49,7 @@ async def enrolled_trainer(db: Database, trainer_id: uuid.UUID) -> RosterTrainer
 
 async def progress(db: Database, curriculum: Curriculum, trainer: RosterTrainer) -> Progress:
     trainer_id = trainer.trainer_id
-    async with db.session() as session:
+    async with db.snapshot() as session:
         completions = list(
             (
                 await session.execute(
@@ -114,7 +109,7 @@ async def _facilitators(
 
 
 async def peer_session(db: Database, session_id: uuid.UUID) -> SessionRecord | None:
-    async with db.session() as session:
+    async with db.snapshot() as session:
         peer = await session.get(PeerSession, session_id)
         if peer is None:
             return None
@@ -130,7 +125,7 @@ async def peer_sessions(
     status: SessionStatus | None,
     limit: int,
     offset: int,
-) -> Slice:
+) -> Slice[SessionRecord]:
     query = select(PeerSession)
     if school_id is not None:
         query = query.where(col(PeerSession.school_id) == school_id)
@@ -144,18 +139,11 @@ async def peer_sessions(
                 )
             )
         )
-    async with db.session() as session:
-        total = (
-            await session.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
-        rows = await session.execute(
-            query.order_by(col(PeerSession.created_at).desc(), col(PeerSession.id))
-            .limit(limit)
-            .offset(offset)
-        )
-        peers = list(rows.scalars())
-        facilitators = await _facilitators(session, [p.id for p in peers])
+    order = [col(PeerSession.created_at).desc(), col(PeerSession.id)]
+    async with db.snapshot() as session:
+        found = await page(session, query, order, limit, offset)
+        facilitators = await _facilitators(session, [p.id for p in found.items])
     return Slice(
-        items=[SessionRecord(p, facilitators[p.id]) for p in peers],
-        total=int(total),
+        items=[SessionRecord(p, facilitators[p.id]) for p in found.items],
+        total=found.total,
     )
