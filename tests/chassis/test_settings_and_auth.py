@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from yts_chassis.auth import Role, TokenFile, TokenRegistry, hash_token
-from yts_chassis.settings import SettingsError, load_settings
+from yts_chassis.settings import ServiceSettings, SettingsError, load_settings
 from yts_deploy.cli import app
 from yts_enrolment.settings import EnrolmentSettings
+from yts_notifications.settings import NotificationsSettings
+from yts_reporting.settings import ReportingSettings
+from yts_sessions.settings import SessionsSettings
 
 
 def test_a_bad_setting_stops_the_service_with_the_variable_named(
@@ -26,6 +29,35 @@ def test_a_bad_setting_stops_the_service_with_the_variable_named(
     message = str(stopped.value)
     assert "YTS_ENROLMENT_NATS_URL" in message
     assert "YTS_ENROLMENT_DATABASE_URL" in message
+
+
+@pytest.mark.parametrize(
+    ("settings_type", "variable"),
+    [
+        (SessionsSettings, "YTS_SESSIONS_TIMEZONE"),
+        (ReportingSettings, "YTS_REPORTING_PROGRAMME_TIMEZONE"),
+        (NotificationsSettings, "YTS_NOTIFICATIONS_SUMMARY_TIMEZONE"),
+    ],
+)
+def test_an_unknown_time_zone_stops_the_service_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, settings_type: type[ServiceSettings], variable: str
+) -> None:
+    monkeypatch.setenv(variable, "Asia/Atlantis")
+    with pytest.raises(SettingsError) as stopped:
+        load_settings(settings_type)
+    assert f"{variable}: Value error, unknown time zone 'Asia/Atlantis'" in str(stopped.value)
+
+
+def test_a_service_reads_only_its_own_prefix_and_nested_settings_with_a_double_underscore(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("YTS_SESSIONS_MILESTONES__TRAINER_SESSIONS_5", "7")
+    monkeypatch.setenv("YTS_SESSIONS_TIMEZONE", "Asia/Qostanay")
+    monkeypatch.setenv("YTS_REPORTING_NATS_URL", "nats://elsewhere:4222")
+    settings = load_settings(SessionsSettings)
+    assert settings.milestones.trainer_sessions_5 == 7
+    assert settings.timezone == "Asia/Qostanay"
+    assert settings.nats_url == "nats://127.0.0.1:4222"
 
 
 def test_yts_tokens_create_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> None:

@@ -7,10 +7,23 @@ start-up: a bad value stops the service with an error that names the variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Asia/Almaty)") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
+"""An IANA time zone name, checked at start-up."""
 
 
 class ServiceSettings(BaseSettings):

@@ -5,9 +5,7 @@ from yts_chassis.settings import ServiceSettings
 
 
 class EnrolmentSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="YTS_ENROLMENT_", env_nested_delimiter="__", extra="ignore", env_file=".env"
-    )
+    model_config = SettingsConfigDict(env_prefix="YTS_ENROLMENT_")
 
     service_name: str = "enrolment"
     database_url: str = "sqlite+aiosqlite:///./.state/enrolment.db"

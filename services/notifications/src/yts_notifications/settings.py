@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 from typing import Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-from yts_chassis.settings import ServiceSettings
+from yts_chassis.settings import ServiceSettings, TimeZoneName
 
 
 class NotificationsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="YTS_NOTIFICATIONS_", env_nested_delimiter="__", extra="ignore", env_file=".env"
-    )
+    model_config = SettingsConfigDict(env_prefix="YTS_NOTIFICATIONS_")
 
     service_name: str = "notifications"
     database_url: str = "sqlite+aiosqlite:///./.state/notifications.db"
@@ -71,19 +69,10 @@ class NotificationsSettings(ServiceSettings):
     # -- the weekly summary --------------------------------------------------------------------
     summary_weekday: int = Field(default=1, ge=1, le=7, description="ISO weekday: 1 = Monday")
     summary_hour: int = Field(default=8, ge=0, le=23, description="local hour of sending")
-    summary_timezone: str = Field(default="Asia/Almaty")
+    summary_timezone: TimeZoneName = Field(default="Asia/Almaty")
     summary_check_seconds: float = Field(
         default=300.0, gt=0, description="how often due summaries are planned"
     )
-
-    @field_validator("summary_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone") from exc
-        return value
 
     @model_validator(mode="after")
     def _backoff_bounds(self) -> Self:

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
-from yts_chassis.settings import ServiceSettings
+from yts_chassis.settings import ServiceSettings, TimeZoneName
 
 CURRICULUM = Path(__file__).parent / "curriculum.toml"
 
@@ -46,9 +45,7 @@ class MilestoneThresholds(BaseModel):
 
 
 class SessionsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="YTS_SESSIONS_", env_nested_delimiter="__", extra="ignore", env_file=".env"
-    )
+    model_config = SettingsConfigDict(env_prefix="YTS_SESSIONS_")
 
     service_name: str = "sessions"
     database_url: str = "sqlite+aiosqlite:///./.state/sessions.db"
@@ -57,19 +54,10 @@ class SessionsSettings(ServiceSettings):
         description="TOML file of the curriculum modules (ids and names in kk, ru and en)",
     )
     milestones: MilestoneThresholds = Field(default_factory=MilestoneThresholds)
-    timezone: str = Field(
+    timezone: TimeZoneName = Field(
         default="Asia/Almaty",
         description="the programme's calendar: what 'today' means for dates of sessions",
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (is tzdata installed?)") from exc
-        return value
 
     @field_validator("curriculum_file")
     @classmethod
