@@ -149,6 +149,24 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError | OSError)
 
 
+def dialect_insert(session: Any, table: Any) -> Any:
+    """An INSERT for the session's database (PostgreSQL or SQLite), with its ON CONFLICT."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    target = getattr(table, "__table__", table)
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(target)
+
+
+def upsert_statement(session: Any, table: Any, key: Sequence[str], columns: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE ``columns`` to the values offered, or DO NOTHING
+    when there are none; executed with one row's values or with many."""
+    statement = dialect_insert(session, table)
+    if not columns:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={c: statement.excluded[c] for c in columns}
+    )
+
+
 async def upsert(
     session: Any,
     table: Any,
@@ -158,17 +176,5 @@ async def upsert(
 ) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE on PostgreSQL and SQLite alike; ``update=[]``
     means DO NOTHING."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    target = getattr(table, "__table__", table)
-    statement: Any = (
-        postgresql_insert(target) if dialect == "postgresql" else sqlite_insert(target)
-    ).values(**values)
     columns = [c for c in (update if update is not None else values) if c not in key]
-    if columns:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={c: statement.excluded[c] for c in columns},
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    await session.execute(statement)
+    await session.execute(upsert_statement(session, table, key, columns), values)

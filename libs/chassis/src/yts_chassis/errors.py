@@ -49,13 +49,13 @@ class Problem(Exception):
     @classmethod
     def invalid(cls, field: str, rule: str, message: str, status: int = 422) -> Problem:
         """Bad input on one field: names the field and the rule it broke."""
-        return cls(
-            status,
-            "Invalid input",
-            f"{field}: {message}",
-            kind="validation",
-            errors=[FieldError(field, rule, message)],
-        )
+        return cls.invalid_fields([FieldError(field, rule, message)], status)
+
+    @classmethod
+    def invalid_fields(cls, errors: Sequence[FieldError], status: int = 422) -> Problem:
+        """Bad input on one or more fields, each named with the rule it broke."""
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is invalid."
+        return cls(status, "Invalid input", detail, kind="validation", errors=errors)
 
     @classmethod
     def not_found(cls, what: str, ident: object) -> Problem:
@@ -109,8 +109,7 @@ def validation_problem(exc: RequestValidationError) -> Problem:
         )
         for err in exc.errors()
     ]
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is invalid."
-    return Problem(422, "Invalid input", detail, kind="validation", errors=errors)
+    return Problem.invalid_fields(errors)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -28,11 +28,6 @@ class Deps:
     wake: Callable[[], None]
 
 
-def _invalid(errors: list[FieldError]) -> Problem:
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return Problem(422, "Invalid input", detail, kind="validation", errors=errors)
-
-
 async def create_subscription(deps: Deps, cmd: SubscriptionIn) -> WebhookSubscription:
     errors: list[FieldError] = []
     try:
@@ -47,7 +42,7 @@ async def create_subscription(deps: Deps, cmd: SubscriptionIn) -> WebhookSubscri
         except RuleBroken as broken:
             errors.append(FieldError(f"event_types.{index}", broken.rule, broken.message))
     if errors:
-        raise _invalid(errors)
+        raise Problem.invalid_fields(errors)
     subscription = WebhookSubscription(
         id=new_id(),
         partner=cmd.partner,

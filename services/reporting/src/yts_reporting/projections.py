@@ -28,13 +28,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from yts_chassis.consumer import EventHandler
-from yts_chassis.database import Database
+from yts_chassis.database import Database, upsert_statement
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -122,21 +120,12 @@ class Writes:
             group.rows[ident] = values  # as if applied in order: the last one wins
 
     def send(self, session: Session) -> None:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         for group in self.groups.values():
             first = next(iter(group.rows.values()))
-            statement: Any = insert(group.table)
             columns = (
                 [c for c in first if c not in group.key] if group.update is None else group.update
             )
-            if columns:
-                statement = statement.on_conflict_do_update(
-                    index_elements=list(group.key),
-                    set_={c: statement.excluded[c] for c in columns},
-                )
-            else:
-                statement = statement.on_conflict_do_nothing(index_elements=list(group.key))
+            statement = upsert_statement(session, group.table, group.key, columns)
             session.execute(statement, list(group.rows.values()))
         self.groups.clear()
 

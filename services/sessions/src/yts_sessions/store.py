@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+from yts_chassis.database import dialect_insert
 from yts_chassis.tables import define_messaging_tables
 
 
@@ -137,17 +135,12 @@ metadata = SessionsTable.metadata
 messaging = define_messaging_tables(metadata)
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 async def increment(session: AsyncSession, subject: str, name: str, by: int) -> int:
     """Add ``by`` to a count and return the new value, in one statement. On PostgreSQL the
     statement locks the row until commit, so concurrent transactions add one after the other
     and each sees the value it produced; SQLite has a single writer anyway."""
     table = Counter.__table__  # type: ignore[attr-defined]
-    statement = _insert(session, table).values(subject=subject, name=name, value=by)
+    statement = dialect_insert(session, table).values(subject=subject, name=name, value=by)
     statement = statement.on_conflict_do_update(
         index_elements=["subject", "name"],
         set_={"value": table.c.value + statement.excluded.value},
@@ -161,7 +154,7 @@ async def record_milestone(session: AsyncSession, milestone: Milestone) -> bool:
     table = Milestone.__table__  # type: ignore[attr-defined]
     values = milestone.model_dump()
     statement = (
-        _insert(session, table)
+        dialect_insert(session, table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["milestone_id"])
         .returning(table.c.milestone_id)
