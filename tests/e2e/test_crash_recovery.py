@@ -14,7 +14,7 @@ import pytest
 from yts_deploy.natsserver import free_port
 from yts_deploy.runner import SERVICES, LocalSystem, wait_ready
 
-from tests.enrolment.test_first_routes import COHORT, SCHOOL, trainer
+from tests.support.enrolment_api import COHORT, SCHOOL, trainer
 from tests.support.events import stream_messages
 
 

@@ -16,7 +16,7 @@ from yts_deploy.provision import provision
 from yts_enrolment.main import create_app
 from yts_enrolment.settings import EnrolmentSettings
 
-from tests.enrolment.test_first_routes import COHORT, SCHOOL, trainer
+from tests.support.enrolment_api import COHORT, SCHOOL, trainer
 from tests.support.events import stream_messages
 from tests.support.services import eventually, running, settings_for
 

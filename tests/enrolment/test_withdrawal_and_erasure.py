@@ -8,7 +8,7 @@ import uuid
 import httpx
 from sqlalchemy import select
 
-from tests.enrolment.test_first_routes import outbox_count, setup_school_and_cohort, trainer
+from tests.support.enrolment_api import outbox_count, setup_school_and_cohort, trainer
 
 
 async def enrolled(client: httpx.AsyncClient, **changes: object) -> dict:

@@ -23,9 +23,9 @@ from yts_deploy.runner import ServiceProcess
 from yts_enrolment.main import create_app as create_enrolment
 from yts_enrolment.settings import EnrolmentSettings
 
-from tests.enrolment.test_first_routes import COHORT, SCHOOL, trainer
 from tests.notifications.conftest import deliveries, mails_to
 from tests.support import notifications_events as ev
+from tests.support.enrolment_api import COHORT, SCHOOL, trainer
 from tests.support.notifications_mailbox import MailBox
 from tests.support.notifications_partner import Partner, Receipt
 from tests.support.services import ADMIN_TOKEN, eventually, running, settings_for

@@ -27,13 +27,13 @@ from yts_reporting.settings import ReportingSettings
 from yts_sessions.main import create_app as sessions_app
 from yts_sessions.settings import SessionsSettings
 
-from tests.enrolment.test_first_routes import COHORT, SCHOOL, trainer
 from tests.support.deploy_nats import (
     SecuredNats,
     as_platform_user,
     provision_as_provisioner,
     start_secured,
 )
+from tests.support.enrolment_api import COHORT, SCHOOL, trainer
 from tests.support.services import eventually, running, settings_for
 
 APPS: dict[str, tuple[Any, type[Any]]] = {
