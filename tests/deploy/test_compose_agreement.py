@@ -32,6 +32,8 @@ from yts_deploy.natsconfig import (
 from yts_deploy.natsserver import nats_server_binary
 from yts_enrolment.settings import EnrolmentSettings
 from yts_notifications.settings import NotificationsSettings
+from yts_reporting.handlers import SUBSCRIPTIONS
+from yts_reporting.rebuild import REBUILD_CONSUMER
 from yts_reporting.settings import ReportingSettings
 from yts_sessions.settings import SessionsSettings
 
@@ -225,6 +227,23 @@ def test_service_permissions_name_exactly_its_own_durable_consumers(service: str
     assert not [s for s in publish if s.startswith("$JS.API.STREAM.")]
     dead_letters = f"yts.dlq.{service}.>"
     assert (dead_letters in publish) == bool(consumers_of(service))
+
+
+def test_the_rebuild_user_reaches_only_the_rebuilds_own_consumers() -> None:
+    # Its consumer names are fixed so that the permissions can name them: no other consumer
+    # (a service's or a partner's) can be read, updated or deleted by the rebuild.
+    granted = {s for s in USERS[REBUILDER]["publish"] if s.startswith("$JS.API.CONSUMER.")}
+    expected = set()
+    for durable, _ in SUBSCRIPTIONS:
+        stream, name = durable.stream, REBUILD_CONSUMER
+        expected |= {
+            f"$JS.API.CONSUMER.CREATE.{stream}.{name}.{durable.filter_subject}",
+            f"$JS.API.CONSUMER.INFO.{stream}.{name}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}",
+            f"$JS.API.CONSUMER.DELETE.{stream}.{name}",
+        }
+    assert granted == expected
+    assert not [s for s in USERS[REBUILDER]["publish"] if "*" in s or s.startswith("$JS.ACK.")]
 
 
 def test_every_stream_and_durable_named_in_the_nats_config_exists() -> None:

@@ -5,15 +5,23 @@ refuses everything else (with a "permissions violation" reported to the client).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
-from yts_chassis.topology import SERVICE_CONSUMERS, consumers_of
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.errors import NotFoundError
+from yts_chassis.topology import (
+    REPORTING_ENROLMENT,
+    SERVICE_CONSUMERS,
+    SESSIONS_ROSTER,
+    consumers_of,
+)
 from yts_contracts.streams import PRIVATE_STREAM
 from yts_deploy.natsconfig import PROVISIONER, REBUILDER, SERVICE_USERS, inbox_prefix
+from yts_reporting.rebuild import REBUILD_CONSUMER, Replay, Silent, replay_stream
 
 from tests.support.deploy_nats import (
     SecuredNats,
@@ -228,14 +236,14 @@ async def test_the_rebuild_user_replays_public_streams_only(secured: SecuredNats
         info = await jsm.add_consumer(
             "YTS_SESSIONS",
             ConsumerConfig(
-                name="reporting-rebuild-test",
+                name=REBUILD_CONSUMER,
                 ack_policy=AckPolicy.NONE,
                 filter_subject="yts.sessions.>",
                 inactive_threshold=30.0,
             ),
         )
-        assert info.name == "reporting-rebuild-test"
-        await jsm.delete_consumer("YTS_SESSIONS", "reporting-rebuild-test")
+        assert info.name == REBUILD_CONSUMER
+        await jsm.delete_consumer("YTS_SESSIONS", REBUILD_CONSUMER)
         assert client.violations() == []
 
         await client.refuses(
@@ -254,3 +262,76 @@ async def test_the_rebuild_user_replays_public_streams_only(secured: SecuredNats
             b"{}",
         )
         await client.refuses("$JS.API.STREAM.CREATE.ROGUE", jsm.add_stream, ROGUE)
+
+
+class Collected(Replay):
+    """A replay that keeps what it is given (no database)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Msg] = []
+
+    async def apply(self, messages: Sequence[Msg]) -> None:
+        self.messages.extend(messages)
+
+
+async def test_the_rebuild_user_reaches_only_its_own_consumer(secured: SecuredNats) -> None:
+    # Something to replay, published by its owner.
+    async with as_platform_user(secured, "enrolment") as owner:
+        await owner.js.publish(
+            "yts.enrolment.school.registered.v1", b"{}", headers={"Nats-Msg-Id": str(uuid.uuid4())}
+        )
+    async with as_platform_user(secured, REBUILDER) as client:
+        jsm = client.js
+        # A crashed rebuild left its consumer behind (another configuration, even): the next
+        # rebuild replaces it and replays the whole stream through it, then deletes it.
+        await jsm.add_consumer(
+            REPORTING_ENROLMENT.stream,
+            ConsumerConfig(
+                name=REBUILD_CONSUMER,
+                deliver_policy=DeliverPolicy.LAST,
+                ack_policy=AckPolicy.NONE,
+                filter_subject=REPORTING_ENROLMENT.filter_subject,
+                inactive_threshold=30.0,
+            ),
+        )
+        held = (await jsm.stream_info(REPORTING_ENROLMENT.stream)).state.messages
+        replay = Collected()
+        replayed = await replay_stream(jsm, REPORTING_ENROLMENT, replay, Silent(), 100)
+        assert replayed == len(replay.messages) == held >= 1
+        with pytest.raises(NotFoundError):
+            await jsm.consumer_info(REPORTING_ENROLMENT.stream, REBUILD_CONSUMER)
+        assert client.violations() == []
+
+        # Every other consumer of the public streams is out of its reach.
+        for other in (REPORTING_ENROLMENT, SESSIONS_ROSTER):
+            stream, name = other.stream, other.durable
+            await client.refuses(
+                f"$JS.API.CONSUMER.INFO.{stream}.{name}", jsm.consumer_info, stream, name
+            )
+            fetcher = await jsm.pull_subscribe_bind(durable=name, stream=stream)
+            await client.refuses(
+                f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}", fetcher.fetch, 1, 0.5
+            )
+            await client.refuses(
+                f"$JS.API.CONSUMER.DELETE.{stream}.{name}", jsm.delete_consumer, stream, name
+            )
+            # Creating a consumer of that name would update the owner's consumer in place.
+            await client.refuses(
+                f"$JS.API.CONSUMER.CREATE.{stream}.{name}.{other.filter_subject}",
+                jsm.add_consumer,
+                stream,
+                ConsumerConfig(
+                    name=name, ack_policy=AckPolicy.NONE, filter_subject=other.filter_subject
+                ),
+            )
+        await client.refuses(
+            "$JS.API.CONSUMER.CREATE.YTS_ENROLMENT.peek.yts.enrolment.>",
+            jsm.add_consumer,
+            "YTS_ENROLMENT",
+            ConsumerConfig(name="peek", filter_subject="yts.enrolment.>"),
+        )
+
+    async with as_platform_user(secured, PROVISIONER) as admin:
+        for other in (REPORTING_ENROLMENT, SESSIONS_ROSTER):
+            info = await admin.js.consumer_info(other.stream, other.durable)
+            assert info.config.ack_policy == AckPolicy.EXPLICIT  # untouched

@@ -4,9 +4,11 @@
 1. Claim the next generation in ``projection_generation`` (refused while another rebuild runs,
    unless ``--force``); from then on the live consumers apply each event to the served
    generation *and* the new one, so nothing published during the rebuild is missed.
-2. Note where each stream ends, then replay it from its first message through an ephemeral
-   consumer of our own (no acks; the live durable consumers are not touched), applying the same
-   projection handlers to the new generation only, a batch per transaction.
+2. Note where each stream ends, then replay it from its first message through a short-lived
+   consumer of our own, ``reporting-rebuild`` on each stream (no acks; the live durable
+   consumers are not touched), applying the same projection handlers to the new generation
+   only, a batch per transaction. The name is fixed so that the ``reporting-rebuild`` NATS user
+   may reach that consumer and no other (see deploy/nats/service-users.conf).
 3. Switch over: one update makes the new generation the served one. Requests already reading
    the previous generation finish on it; its rows are deleted after a grace period.
 
@@ -21,7 +23,6 @@ import asyncio
 import contextlib
 import sys
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import delete, update
 from sqlmodel import col
 from yts_chassis.consumer import EventHandler
@@ -50,6 +52,11 @@ from yts_reporting.store import PROJECTED_TABLES, ProjectionGeneration
 log = get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The replay's consumer on each stream it reads. NATS permissions match whole subject tokens, so
+# the name is fixed: the `reporting-rebuild` user may create, read and delete consumers of this
+# name only, never the services' or partners' durable consumers. One rebuild runs at a time
+# (``claim``), and each starts by deleting what a crashed one left behind.
+REBUILD_CONSUMER = "reporting-rebuild"
 
 
 class RebuildRefused(RuntimeError):
@@ -217,12 +224,14 @@ async def replay_stream(
     last = info.state.last_seq
     if not info.state.messages or last < info.state.first_seq:
         return 0
-    name = f"reporting-rebuild-{replay.generation}-{uuid.uuid4().hex[:8]}"
+    name = REBUILD_CONSUMER
+    # A crashed rebuild's consumer lingers until its inactive threshold: start from nothing.
+    await _delete_rebuild_consumer(js, durable.stream)
     await js.add_consumer(
         durable.stream,
         ConsumerConfig(
             name=name,
-            description="reporting rebuild (ephemeral, deleted when done)",
+            description="reporting rebuild (short-lived, deleted when done)",
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.NONE,
             filter_subject=durable.filter_subject,
@@ -266,6 +275,16 @@ async def replay_stream(
         except Exception as exc:  # it expires by itself after its inactive threshold
             log.debug("rebuild consumer not deleted", error=repr(exc))
     return count
+
+
+async def _delete_rebuild_consumer(js: JetStreamContext, stream: str) -> None:
+    """Delete the rebuild's consumer on ``stream`` if one is left there."""
+    try:
+        await js.delete_consumer(stream, REBUILD_CONSUMER)
+    except NotFoundError:
+        pass
+    else:
+        log.info("deleted a previous rebuild's consumer", stream=stream)
 
 
 async def rebuild(
