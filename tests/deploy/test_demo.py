@@ -111,4 +111,5 @@ def test_the_same_day_and_seed_give_the_same_programme() -> None:
 def test_the_small_programme_still_delivers_sessions() -> None:
     plan = build_plan(date(2026, 11, 26), CORE, SCALES["small"])
     assert len(plan.schools) == 4
+    assert {s.district for s in plan.schools} == set(DISTRICTS[:4])  # one school in each
     assert plan.delivered

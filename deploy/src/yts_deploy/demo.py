@@ -460,6 +460,7 @@ class Steps:
 @dataclass
 class Loaded:
     schools: int = 0
+    districts: int = 0  # those of the schools loaded
     trainers: int = 0
     modules: int = 0
     sessions_delivered: int = 0
@@ -556,6 +557,7 @@ class DemoLoader:
         school_ids = [s["id"] for s in schools]
         loaded.school_ids = school_ids
         loaded.schools = len(school_ids)
+        loaded.districts = len({school.district for school in plan.schools})
         cohorts = [
             await self.request("enrolment", "POST", "/v1/cohorts", c.body()) for c in plan.cohorts
         ]
@@ -732,7 +734,7 @@ def run_demo(
     plan, loaded = asyncio.run(go())
     first, second = plan.cohorts
     say(
-        f"\ndemo programme loaded: {loaded.schools} schools in {len(DISTRICTS)} districts, "
+        f"\ndemo programme loaded: {loaded.schools} schools in {loaded.districts} districts, "
         f"cohorts {first.name} ({first.starts_on} to {first.ends_on}) and {second.name}, "
         f"{loaded.trainers} trainers ({loaded.withdrawals} withdrawn), "
         f"{loaded.modules} module completions, {loaded.sessions_delivered} peer sessions "
