@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 from yts_contracts.vocabulary import ModuleSlug
 
@@ -30,6 +31,20 @@ from tests.support.sessions_roster import (
 )
 
 SLUG: TypeAdapter[str] = TypeAdapter(ModuleSlug)
+
+
+async def roster_duplicates(sessions: httpx.AsyncClient) -> float:
+    """Roster events the inbox dropped as already applied, from the service's /metrics."""
+    text = (await sessions.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "yts_events_handled_total" and sample.labels == {
+                "service": "sessions",
+                "consumer": "sessions-roster",
+                "outcome": "duplicate",
+            }:
+                return sample.value
+    return 0.0
 
 
 def completion_path(trainer_id: uuid.UUID) -> str:
@@ -216,12 +231,18 @@ async def test_a_withdrawal_arriving_before_its_enrolment_keeps_the_trainer_with
     event = enrolment_events.enrolled(school.id, school.cohort_id)
     await enrolment_events.withdraw(event.trainer_id, school.id)
     await enrolment_events.publish(event)
+    await on_roster(sessions, event.trainer_id)
+    duplicates = await roster_duplicates(sessions)
     # The enrolment again under the same event id, past the server's duplicate window: the
-    # inbox drops it.
+    # inbox recognises it and drops it.
     await enrolment_events.publish(
         event, event_id=enrolment_events.published[-1], past_duplicate_window=True
     )
-    await on_roster(sessions, event.trainer_id)
+
+    async def dropped() -> bool:
+        return await roster_duplicates(sessions) == duplicates + 1
+
+    await eventually(dropped, timeout=30)
 
     progress = (await sessions.get(f"/v1/trainers/{event.trainer_id}/progress")).json()
 
