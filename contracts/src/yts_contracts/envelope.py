@@ -111,7 +111,8 @@ class ContractViolation(ValueError):
         self.reason = reason
 
 
-def _format_time(moment: datetime) -> str:
+def format_time(moment: datetime) -> str:
+    """A CloudEvents ``time``: RFC 3339 in UTC with a ``Z``, as every event carries it."""
     if moment.tzinfo is None:
         raise ValueError("CloudEvents time must be timezone-aware")
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -136,7 +137,7 @@ def to_nats(
         H_ID: ident,
         H_SOURCE: source,
         H_TYPE: data.event_type,
-        H_TIME: _format_time(time or datetime.now(UTC)),
+        H_TIME: format_time(time or datetime.now(UTC)),
         H_DATASCHEMA: data.dataschema(),
         H_CONTENT_TYPE: CONTENT_TYPE,
         MSG_ID_HEADER: ident,

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
+from yts_contracts.envelope import format_time
 
 from yts_notifications.domain import Verdict, http_verdict, parse_retry_after, unreachable
 from yts_notifications.store import StoredEvent
@@ -26,10 +27,6 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def cloudevent(event: StoredEvent) -> dict[str, Any]:
     """The structured-mode CloudEvent: the same attributes the event carried on NATS."""
     body: dict[str, Any] = {
@@ -37,7 +34,7 @@ def cloudevent(event: StoredEvent) -> dict[str, Any]:
         "id": event.event_id,
         "source": event.source,
         "type": event.type,
-        "time": _rfc3339(event.time),
+        "time": format_time(event.time),
     }
     if event.subject is not None:
         body["subject"] = event.subject
