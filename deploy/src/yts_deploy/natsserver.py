@@ -101,11 +101,15 @@ class NatsServer:
             f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n' + self.config
         )
 
+    @property
+    def generated_config(self) -> Path:
+        """Where ``start`` writes ``config_text()`` when no ``config_file`` is given."""
+        return self.store_dir / "nats-server.conf"
+
     def command(self) -> list[str]:
         if self.config_file is None:
-            conf = self.store_dir / "nats-server.conf"
-            conf.write_text(self.config_text(), encoding="utf-8")
-            return [nats_server_binary(), "-c", str(conf), "-P", str(self.pid_file)]
+            conf = str(self.generated_config)
+            return [nats_server_binary(), "-c", conf, "-P", str(self.pid_file)]
         command = [
             nats_server_binary(),
             "-c",
@@ -142,6 +146,8 @@ class NatsServer:
         if not self.monitor_port:
             self.monitor_port = free_port(self.host)
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.config_file is None:
+            self.generated_config.write_text(self.config_text(), encoding="utf-8")
         log = open(self.log_file or self.store_dir / "nats-server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             self.command(),
