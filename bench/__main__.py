@@ -172,22 +172,21 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging("bench", args.log_level, "console")
     results: dict[str, Any] = {"when": datetime.now(UTC).isoformat()}
-    with tempfile.TemporaryDirectory() as tmp:
-        server = NatsServer(store_dir=Path(tmp) / "nats", name="bench").start()
-        try:
-            nc = await nats.connect(server.url)
-            await provision(nc.jetstream())
-            await nc.close()
-            db_url = args.postgres or f"sqlite+aiosqlite:///{tmp}/bench.db"
-            results["database"] = db_url.split(":")[0]
-            results["outbox_relay"] = await bench_outbox_relay(server.url, db_url, args.events)
-            print("outbox relay      ", results["outbox_relay"])
-            for batch in (1, 100, 500):
-                key = f"projection_batch_{batch}"
-                results[key] = await bench_projection(server.url, db_url, args.events, batch)
-                print(f"projection b={batch:<4}", results[key])
-        finally:
-            server.stop()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        NatsServer(store_dir=Path(tmp) / "nats", name="bench") as server,
+    ):
+        nc = await nats.connect(server.url)
+        await provision(nc.jetstream())
+        await nc.close()
+        db_url = args.postgres or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        results["database"] = db_url.split(":")[0]
+        results["outbox_relay"] = await bench_outbox_relay(server.url, db_url, args.events)
+        print("outbox relay      ", results["outbox_relay"])
+        for batch in (1, 100, 500):
+            key = f"projection_batch_{batch}"
+            results[key] = await bench_projection(server.url, db_url, args.events, batch)
+            print(f"projection b={batch:<4}", results[key])
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print("peak RSS MB       ", results["peak_rss_mb"])
     out = Path(__file__).parent / "results.json"

@@ -26,9 +26,7 @@ from tests.support.reporting_programme import generate, publish
 async def measure(sessions: int, database_url: str | None) -> str:
     with tempfile.TemporaryDirectory(prefix="yts-bench-reporting-") as tmp:
         folder = Path(tmp)
-        server = NatsServer(store_dir=folder / "nats", name="bench-reporting")
-        server.start()
-        try:
+        with NatsServer(store_dir=folder / "nats", name="bench-reporting") as server:
             nc = await nats.connect(server.url)
             await provision(nc.jetstream())
             programme = generate(sessions=sessions)
@@ -43,8 +41,6 @@ async def measure(sessions: int, database_url: str | None) -> str:
                 log_level="WARNING",
             )
             report = await rebuild(settings)
-        finally:
-            server.stop()
     return (
         f"reporting rebuild: {report.events} events (published in {published:.1f} s) "
         f"replayed in {report.seconds:.2f} s = {report.events_per_second:,.0f} events/s "

@@ -52,12 +52,8 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with NatsContainer("nats:2.15.1-alpine", jetstream=True) as container:
             yield container.nats_uri()
         return
-    server = NatsServer(store_dir=tmp_path_factory.mktemp("nats"), name="yts-test")
-    server.start()
-    try:
+    with NatsServer(store_dir=tmp_path_factory.mktemp("nats"), name="yts-test") as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

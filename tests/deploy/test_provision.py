@@ -40,11 +40,8 @@ ALL_LABELS = sorted(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[NatsServer]:
-    nats_server = NatsServer(store_dir=tmp_path / "nats", name="yts-provision-test").start()
-    try:
+    with NatsServer(store_dir=tmp_path / "nats", name="yts-provision-test") as nats_server:
         yield nats_server
-    finally:
-        nats_server.stop()
 
 
 @pytest.fixture

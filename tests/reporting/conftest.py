@@ -29,12 +29,9 @@ def reporting_app(nats_url: str, database_url: str, **overrides: Any) -> FastAPI
 def own_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A nats-server of this test module alone, provisioned like production: the module's
     events are the only ones in its streams, so totals are exact."""
-    server = NatsServer(store_dir=tmp_path_factory.mktemp("reporting-nats"), name="reporting")
-    server.start()
-    try:
+    store = tmp_path_factory.mktemp("reporting-nats")
+    with NatsServer(store_dir=store, name="reporting") as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

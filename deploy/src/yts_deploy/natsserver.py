@@ -164,6 +164,13 @@ class NatsServer:
             raise
         return self
 
+    def __enter__(self) -> NatsServer:
+        """``with NatsServer(...) as server``: started, and stopped at the end of the block."""
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None:
             return
