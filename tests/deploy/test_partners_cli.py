@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from tests.support.deploy_nats import (
     wait_until_connectable,
 )
 from tests.support.deploy_processes import example_consumer_lines, printed_environment
+from tests.support.services import eventually_sync
 
 SESSION_TYPES = [
     "yts.sessions.module.completed.v1",
@@ -61,15 +62,6 @@ def yts(secured: SecuredNats, *args: str) -> str:
 
 def connects(url: str, user: str, password: str, prefix: str) -> bool:
     return asyncio.run(accepts(url, user, password, prefix))
-
-
-def eventually_sync(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_example_consumer_prints_the_events_with_the_printed_credentials(

@@ -31,6 +31,8 @@ from yts_deploy.natsconfig import (
 from yts_deploy.natsserver import NatsServer
 from yts_deploy.provision import provision
 
+from tests.support.services import eventually_sync
+
 
 @dataclass
 class SecuredNats:
@@ -198,8 +200,4 @@ def wait_until_connectable(environment: dict[str, str], timeout: float = 10.0) -
         environment["YTS_PARTNER_NATS_PASSWORD"],
         environment["YTS_PARTNER_INBOX_PREFIX"],
     )
-    deadline = time.monotonic() + timeout
-    while not asyncio.run(attempt()):
-        if time.monotonic() > deadline:
-            raise AssertionError("the partner's credentials were never accepted")
-        time.sleep(0.1)
+    eventually_sync(lambda: asyncio.run(attempt()), timeout)

@@ -3,6 +3,8 @@ a real database, and talk to it over HTTP through httpx."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,9 +46,6 @@ async def eventually(
     check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05
 ) -> Any:
     """Poll an async check until it returns a truthy value (bounded in time)."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -54,4 +53,16 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def eventually_sync(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
+    """``eventually`` for a blocking check, in tests that are not async."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
