@@ -15,7 +15,10 @@ import string
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
 
 # deploy/nats beside this package's source (workspace members are installed editable, and the
 # Dockerfile copies deploy/ whole).
@@ -148,7 +151,7 @@ def server_env(passwords: dict[str, str]) -> dict[str, str]:
     return {password_env(user): password for user, password in passwords.items()}
 
 
-async def admin_connect(url: str, user: str | None, password: str | None) -> Any:
+async def admin_connect(url: str, user: str | None, password: str | None) -> NatsClient:
     """A connection as the provisioner (or without credentials on a server that needs none);
     ``url`` may list a cluster's servers, comma-separated."""
     import nats

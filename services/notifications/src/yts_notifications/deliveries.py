@@ -372,7 +372,7 @@ class Preparer:
 
 
 def _day(timestamp: str) -> str:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date().isoformat()
+    return datetime.fromisoformat(timestamp).date().isoformat()
 
 
 async def _week_of_sessions(
