@@ -4,6 +4,7 @@ the events relayed through the outbox to JetStream, and reporting counting the t
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,3 +77,32 @@ def test_an_enrolled_trainer_is_counted_by_reporting(local_system: LocalSystem) 
     # Active means "facilitated a delivered session": a new trainer is enrolled, not active.
     assert value(indicators, "trainers_active") == 0
     print(f"trainer counted by reporting {elapsed * 1000:.0f} ms after the 201")
+
+
+def test_the_state_folder_is_readable_by_its_owner_alone(local_system: LocalSystem) -> None:
+    """enrolment.db holds minors' and guardians' names, notifications.db webhook secrets, and
+    their -wal/-shm files the same pages: no other user of the machine may read any of it."""
+    state = local_system.state_dir
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    databases = sorted(state.glob("*.db*"))
+    assert {p.name for p in databases} >= {"enrolment.db", "enrolment.db-wal", "notifications.db"}
+    readable = [
+        f"{path.relative_to(state)} {stat.S_IMODE(path.stat().st_mode):o}"
+        for path in [*databases, state / "admin.token", *(state / "nats").rglob("*")]
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    ]
+    assert readable == []
+
+
+def test_a_state_folder_left_open_by_an_older_version_is_closed(tmp_path: Path) -> None:
+    from yts_deploy.runner import make_private
+
+    state = tmp_path / "state"
+    (state / "logs").mkdir(parents=True)
+    (state / "enrolment.db").write_bytes(b"")
+    for path in (state, state / "logs", state / "enrolment.db"):
+        path.chmod(0o755)
+    make_private(state)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "logs").stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "enrolment.db").stat().st_mode) == 0o700 & 0o755

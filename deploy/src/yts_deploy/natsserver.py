@@ -155,6 +155,7 @@ class NatsServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # the store holds the coordinators' contacts of the private stream
         )
         log.close()
         try:

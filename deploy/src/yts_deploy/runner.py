@@ -35,6 +35,22 @@ from yts_deploy.provision import Report, provision
 SERVICES = SERVICE_USERS  # each service connects as the NATS user of its name
 DEFAULT_PORTS = {"enrolment": 8001, "sessions": 8002, "notifications": 8003, "reporting": 8004}
 NATS_DEFAULT_PORT = 4222
+# The state folder holds minors' names (enrolment.db), webhook secrets (notifications.db), the
+# admin token and NATS passwords: only the operator's own user may read any of it. Services
+# start with this umask, so the databases and their -wal/-shm files are made 0600.
+PRIVATE_UMASK = 0o077
+
+
+def make_private(state_dir: Path) -> None:
+    """Create the state folder as 0700 and take group and other rights away from everything
+    already in it (a state folder made by an older ``yts up`` was 0755 with 0644 files)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    for path in [state_dir, *state_dir.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
 
 
 @dataclass
@@ -71,6 +87,7 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=PRIVATE_UMASK,
         )
         log.close()
 
@@ -177,7 +194,7 @@ class LocalSystem:
         return self.state_dir / "nats"
 
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.state_dir)
         port = self.nats_port or NATS_DEFAULT_PORT
         if not port_is_free(port):
             fallback = free_port()
@@ -200,6 +217,7 @@ class LocalSystem:
             pid_file=self.nats.pid_file,
             passwords=self.nats_passwords,
         ).save(self.nats_dir)
+        make_private(self.state_dir)  # the configuration copied above, written with our umask
         report = asyncio.run(
             provision_at(self.nats.url, user=PROVISIONER, password=self.nats_passwords[PROVISIONER])
         )
