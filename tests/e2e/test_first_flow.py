@@ -106,3 +106,45 @@ def test_a_state_folder_left_open_by_an_older_version_is_closed(tmp_path: Path) 
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "logs").stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "enrolment.db").stat().st_mode) == 0o700 & 0o755
+
+
+def test_the_mail_a_coordinator_is_sent_is_caught_and_readable(local_system: LocalSystem) -> None:
+    """Under ``yts up`` mail goes to the local catcher: a page lists it, another shows it,
+    and it is kept as an .eml file in the state folder (readable by its owner alone)."""
+    auth = {"Authorization": f"Bearer {local_system.token}"}
+    enrolment = httpx.Client(
+        base_url=local_system.services["enrolment"].url, headers=auth, timeout=10
+    )
+    school = enrolment.post("/v1/schools", json={**SCHOOL, "name": "School No. 77"})
+    assert school.status_code == 201, school.text
+    cohort = enrolment.get("/v1/cohorts").json()[0]
+    enrolled = enrolment.post("/v1/trainers", json=trainer(school.json()["id"], cohort["id"]))
+    assert enrolled.status_code == 201, enrolled.text
+    assert local_system.mail is not None
+    catcher = httpx.Client(base_url=local_system.mail.url, timeout=10)
+    coordinator = SCHOOL["coordinator"]["email"]
+    deadline = time.monotonic() + 20
+    mails: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not mails:
+        mails = [m for m in catcher.get("/api/mails").json()["items"] if coordinator in m["to"]]
+        time.sleep(0.1)
+    logs = (local_system.state_dir / "logs" / "notifications.log").read_text()[-3000:]
+    assert mails, logs
+    listing = catcher.get("/")
+    assert listing.status_code == 200
+    assert f'href="/mails/{mails[0]["id"]}"' in listing.text
+    shown = catcher.get(f"/mails/{mails[0]['id']}")
+    assert shown.status_code == 200
+    assert coordinator in shown.text
+    assert catcher.get(f"/mails/{mails[0]['id']}/html").status_code == 200
+    kept = local_system.mail_dir / f"{mails[0]['id']}.eml"
+    assert kept.read_bytes() == catcher.get(f"/mails/{mails[0]['id']}.eml").content
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert catcher.get("/mails/../../admin.token").status_code == 404
+
+
+def test_the_mail_catchers_ports_follow_the_services_ports() -> None:
+    from yts_deploy.runner import mail_ports
+
+    assert mail_ports(8001) == (8005, 8025)
+    assert mail_ports(9001) == (9005, 9025)

@@ -55,6 +55,13 @@ def up(
     http_port: Annotated[
         int, typer.Option(help="enrolment's port; sessions, notifications, reporting follow")
     ] = DEFAULT_PORTS["enrolment"],
+    loopback_webhooks: Annotated[
+        bool,
+        typer.Option(
+            help="accept partners' webhooks to plain http:// on this machine (development; "
+            "sets YTS_NOTIFICATIONS_ALLOW_INSECURE_LOOPBACK_WEBHOOKS)"
+        ),
+    ] = True,
 ) -> None:
     """Run everything on this machine until Ctrl-C."""
     system = LocalSystem(
@@ -62,6 +69,7 @@ def up(
         nats_port=nats_port,
         http_ports={name: http_port + n for n, name in enumerate(SERVICES)},
         say=typer.echo,
+        loopback_webhooks=loopback_webhooks,
     )
     stop = False
     waiting = False
@@ -80,8 +88,14 @@ def up(
         assert system.nats is not None
         urls = {name: service.url for name, service in system.services.items()}
         typer.echo(f"\nNATS          {system.nats.url}  (JetStream store: {system.nats.store_dir})")
+        typer.echo(f"NATS monitor  http://127.0.0.1:{system.nats.monitor_port}/jsz")
         for name, service in system.services.items():
             typer.echo(f"{name:<14}{service.url}   docs: {service.url}/docs")
+        assert system.mail is not None
+        typer.echo(
+            f"mail          {system.mail.url}   (SMTP 127.0.0.1:{system.smtp_port}; "
+            f"kept in {system.mail_dir})"
+        )
         typer.echo(f"\nadmin token   {system.token}")
         typer.echo(f"logs          {state_dir / 'logs'}")
         typer.echo(

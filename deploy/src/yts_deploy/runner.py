@@ -34,7 +34,11 @@ from yts_deploy.provision import Report, provision
 
 SERVICES = SERVICE_USERS  # each service connects as the NATS user of its name
 DEFAULT_PORTS = {"enrolment": 8001, "sessions": 8002, "notifications": 8003, "reporting": 8004}
+# The local mail catcher: its page beside the services, its SMTP port like Mailpit's 8025.
+MAIL_PAGE_OFFSET = 4
+MAIL_SMTP_OFFSET = 24
 NATS_DEFAULT_PORT = 4222
+NATS_MONITOR_PORT = 8222
 # The state folder holds minors' names (enrolment.db), webhook secrets (notifications.db), the
 # admin token and NATS passwords: only the operator's own user may read any of it. Services
 # start with this umask, so the databases and their -wal/-shm files are made 0600.
@@ -60,6 +64,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    factory: str = ""  # the ASGI app factory; by default the service's own main:create_app
 
     @property
     def url(self) -> str:
@@ -74,7 +79,7 @@ class ServiceProcess:
                 "-m",
                 "uvicorn",
                 "--factory",
-                f"yts_{self.name}.main:create_app",
+                self.factory or f"yts_{self.name}.main:create_app",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -110,6 +115,12 @@ class ServiceProcess:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def mail_ports(enrolment_port: int) -> tuple[int, int]:
+    """The mail catcher's page and SMTP ports follow the services' (8005 and 8025 by default),
+    so two systems started with different ``--http-port`` do not share a mailbox."""
+    return enrolment_port + MAIL_PAGE_OFFSET, enrolment_port + MAIL_SMTP_OFFSET
 
 
 def service_env(
@@ -186,26 +197,40 @@ class LocalSystem:
     say: Callable[[str], None] = print
     nats: NatsServer | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    mail: ServiceProcess | None = None  # the mail catcher that notifications sends to
+    smtp_port: int = 0
+    nats_monitor_port: int | None = None
     token: str = ""
     nats_passwords: dict[str, str] = field(default_factory=dict)
+    # Partners' webhooks to a receiver on this machine (plain http on loopback): development.
+    loopback_webhooks: bool = True
 
     @property
     def nats_dir(self) -> Path:
         return self.state_dir / "nats"
 
+    @property
+    def mail_dir(self) -> Path:
+        return self.state_dir / "mail"
+
+    def _port(self, wanted: int, what: str) -> int:
+        if port_is_free(wanted):
+            return wanted
+        fallback = free_port()
+        self.say(f"port {wanted} is taken; {what} listens on {fallback} instead")
+        return fallback
+
     def start(self) -> None:
         make_private(self.state_dir)
-        port = self.nats_port or NATS_DEFAULT_PORT
-        if not port_is_free(port):
-            fallback = free_port()
-            self.say(f"port {port} is taken; NATS listens on {fallback} instead")
-            port = fallback
+        port = self._port(self.nats_port or NATS_DEFAULT_PORT, "NATS")
+        monitor_port = self._port(self.nats_monitor_port or NATS_MONITOR_PORT, "NATS monitoring")
         # Local tools (the nats CLI, tests reading streams) may connect without credentials.
         config_dir = prepare_config_dir(self.nats_dir / "config", developer=True)
         self.nats_passwords = local_passwords(self.nats_dir)
         self.nats = NatsServer(
             store_dir=self.nats_dir,
             port=port,
+            monitor_port=monitor_port,
             name="yts-local",
             config_file=config_dir / MAIN_CONFIG,
             env=server_env(self.nats_passwords),
@@ -224,13 +249,10 @@ class LocalSystem:
         if not report.ok:
             raise RuntimeError("stream or consumer drift: " + "; ".join(report.drift))
         self.token = admin_token(self.state_dir)
+        self._start_mail_catcher()
         tokens_file = self.state_dir / "tokens.json"
         for name in SERVICES:
-            http_port = self.http_ports.get(name) or DEFAULT_PORTS[name]
-            if not port_is_free(http_port):
-                fallback = free_port()
-                self.say(f"port {http_port} is taken; {name} listens on {fallback} instead")
-                http_port = fallback
+            http_port = self._port(self.http_ports.get(name) or DEFAULT_PORTS[name], name)
             database = self.state_dir / f"{name}.db"
             self.services[name] = ServiceProcess(
                 name=name,
@@ -241,7 +263,10 @@ class LocalSystem:
                     database_url=f"sqlite+aiosqlite:///{database}",
                     admin_token=self.token,
                     tokens_file=tokens_file,
-                    extra=service_nats_env(name, self.nats_passwords[name]),
+                    extra={
+                        **service_nats_env(name, self.nats_passwords[name]),
+                        **self._development_env(name),
+                    },
                 ),
                 log_path=self.state_dir / "logs" / f"{name}.log",
             )
@@ -249,9 +274,39 @@ class LocalSystem:
         for service in self.services.values():
             wait_ready(service.url, alive=lambda s=service: s.alive)  # type: ignore[misc]
 
+    def _start_mail_catcher(self) -> None:
+        page, smtp = mail_ports(self.http_ports.get("enrolment") or DEFAULT_PORTS["enrolment"])
+        self.smtp_port = self._port(smtp, "the mail catcher's SMTP")
+        self.mail = ServiceProcess(
+            name="mail",
+            port=self._port(page, "the mail catcher"),
+            env={
+                "YTS_MAILCATCHER_DIR": str(self.mail_dir),
+                "YTS_MAILCATCHER_SMTP_PORT": str(self.smtp_port),
+            },
+            log_path=self.state_dir / "logs" / "mail.log",
+            factory="yts_deploy.mailcatcher:create_app",
+        )
+        self.mail.start()
+        wait_ready(self.mail.url, alive=lambda: self.mail is not None and self.mail.alive)
+
+    def _development_env(self, name: str) -> dict[str, str]:
+        """What a service on this machine needs beyond production's settings."""
+        if name != "notifications":
+            return {}
+        return {
+            "YTS_NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+            "YTS_NOTIFICATIONS_SMTP_PORT": str(self.smtp_port),
+            "YTS_NOTIFICATIONS_ALLOW_INSECURE_LOOPBACK_WEBHOOKS": str(
+                self.loopback_webhooks
+            ).lower(),
+        }
+
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
+        if self.mail is not None:
+            self.mail.stop()
         if self.nats is not None:
             self.nats.stop()
 
@@ -259,6 +314,8 @@ class LocalSystem:
         for name, service in self.services.items():
             if not service.alive:
                 return name
+        if self.mail is not None and not self.mail.alive:
+            return "the mail catcher"
         if self.nats is not None and not self.nats.running:
             return "nats-server"
         return None
