@@ -213,14 +213,79 @@ def create_token(
     role: Annotated[Role, typer.Option()],
     label: Annotated[str, typer.Option(help="who holds it, e.g. a coordinator's name")],
     school: Annotated[uuid.UUID | None, typer.Option(help="school id, for coordinators")] = None,
-    tokens_file: Annotated[Path, typer.Option(envvar="YTS_TOKENS_FILE")] = STATE / "tokens.json",
+    state_dir: Annotated[
+        Path, typer.Option(help="`yts up`'s state folder: its tokens.json and admin token")
+    ] = STATE,
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="YTS_TOKENS_FILE", help="the services' token file (default: the state folder's)"
+        ),
+    ] = None,
+    enrolment_url: Annotated[
+        str, typer.Option(envvar="YTS_ENROLMENT_URL", help="where to check that the school exists")
+    ] = "http://127.0.0.1:8001",
+    admin_token: Annotated[
+        str | None,
+        typer.Option(envvar="YTS_ADMIN_TOKEN", help="admin token (default: the state folder's)"),
+    ] = None,
+    check_school: Annotated[
+        bool, typer.Option(help="ask enrolment whether the coordinator's school exists")
+    ] = True,
 ) -> None:
     """Make a token; it is printed once and only its hash is stored."""
+    if tokens_file is None:
+        # A token written where no running system reads it would be refused with a 401 later.
+        if not (state_dir / "admin.token").exists():
+            raise typer.BadParameter(
+                f"no system was started with the state folder {state_dir} (no admin.token "
+                "there): give the --state-dir of your `yts up`, or --tokens-file",
+                param_hint="--state-dir",
+            )
+        tokens_file = state_dir / "tokens.json"
+    if school is not None and check_school:
+        token = admin_token or _local_admin_token(state_dir)
+        _check_school_exists(enrolment_url.rstrip("/"), token, school)
     try:
-        token = TokenFile(tokens_file).create(role, label, school)
+        made = TokenFile(tokens_file).create(role, label, school)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    typer.echo(token)
+    typer.echo(made)
+
+
+def _local_admin_token(state_dir: Path) -> str:
+    path = state_dir / "admin.token"
+    if not path.exists():
+        raise typer.BadParameter(
+            "give --admin-token (or YTS_ADMIN_TOKEN) to check the school, or --no-check-school",
+            param_hint="--admin-token",
+        )
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _check_school_exists(enrolment_url: str, token: str, school: uuid.UUID) -> None:
+    import httpx
+
+    try:
+        answer = httpx.get(
+            f"{enrolment_url}/v1/schools/{school}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        raise typer.BadParameter(
+            f"cannot ask enrolment at {enrolment_url} whether the school exists ({exc!r}): "
+            "start the system, give --enrolment-url, or --no-check-school",
+            param_hint="--school",
+        ) from exc
+    if answer.status_code == 404:
+        raise typer.BadParameter(f"enrolment has no school {school}", param_hint="--school")
+    if answer.status_code != 200:
+        raise typer.BadParameter(
+            f"enrolment at {enrolment_url} answered {answer.status_code} for the school: "
+            f"{answer.text[:200]}",
+            param_hint="--school",
+        )
 
 
 @reporting_app.command(
