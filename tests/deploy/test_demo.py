@@ -113,3 +113,38 @@ def test_the_small_programme_still_delivers_sessions() -> None:
     assert len(plan.schools) == 4
     assert {s.district for s in plan.schools} == set(DISTRICTS[:4])  # one school in each
     assert plan.delivered
+
+
+# The sizes docs/operations.md states for the full demo (every day of 2026-2027 computed once).
+DOCUMENTED_SIZES = {
+    "trainers": (354, 391),
+    "certified": (184, 318),
+    "peer sessions": (419, 1099),
+    "delivered": (389, 1012),
+    "cancelled": (25, 87),
+    "withdrawals": (11, 27),
+}
+
+
+def test_operations_md_states_the_demos_sizes_as_the_plan_makes_them() -> None:
+    from pathlib import Path
+
+    guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    row = " | ".join(f"{low:,}\N{EN DASH}{high:,}" for low, high in DOCUMENTED_SIZES.values())
+    assert f"| {row} |" in guide
+    for today in DAYS[::4]:
+        plan = build_plan(today, CORE)
+        sizes = {
+            "trainers": len(plan.trainers),
+            "certified": sum(1 for t in plan.trainers if t.certified_on(len(CORE))),
+            "peer sessions": len(plan.sessions),
+            "delivered": len(plan.delivered),
+            "cancelled": len(plan.sessions) - len(plan.delivered),
+            "withdrawals": len(plan.withdrawals),
+        }
+        outside = {
+            name: size
+            for name, size in sizes.items()
+            if not DOCUMENTED_SIZES[name][0] <= size <= DOCUMENTED_SIZES[name][1]
+        }
+        assert outside == {}, today
