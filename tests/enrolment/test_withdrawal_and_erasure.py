@@ -4,11 +4,13 @@ published."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from tests.support.enrolment_api import outbox_count, setup_school_and_cohort, trainer
+from tests.support.enrolment_api import CONSENT_DAY, outbox_count, setup_school_and_cohort, trainer
 
 
 async def enrolled(client: httpx.AsyncClient, **changes: object) -> dict:
@@ -157,3 +159,38 @@ async def test_coordinators_withdraw_and_erase_only_their_own_schools_trainers(
     ).status_code == 200
     # the other school's trainer is untouched
     assert (await enrolment.get(f"/v1/trainers/{aruzhan['id']}")).json()["first_name"] == "Aruzhan"
+
+
+def sqlite_files_bytes(client: httpx.AsyncClient) -> bytes:
+    """Every byte SQLite keeps for enrolment's database: the file, its write-ahead log and the
+    log's shared-memory index."""
+    database = Path(client.app.state.runtime.db.url.database)  # type: ignore[attr-defined]
+    files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+async def test_an_erased_trainers_personal_data_leaves_the_sqlite_files(
+    enrolment: httpx.AsyncClient,
+) -> None:
+    if not enrolment.app.state.runtime.db.is_sqlite:  # type: ignore[attr-defined]
+        pytest.skip("about SQLite's files; PostgreSQL vacuums old row versions")
+    first_name, last_name, guardian_name = "Tomirisqxz", "Zhanbyrbayevaqxz", "Gulnarqxz Guardian"
+    # Long notes make the erased row much shorter than the old one, so the new row does not
+    # happen to overwrite the old one's bytes in its page.
+    notes = "prefers-evening-sessions-qxz " + "and weekend ones " * 100
+    markers = [text.encode() for text in (first_name, last_name, guardian_name, notes[:28])]
+    tomiris = await enrolled(
+        enrolment,
+        first_name=first_name,
+        last_name=last_name,
+        guardian_consent={"guardian_name": guardian_name, "given_on": CONSENT_DAY},
+        notes=notes,
+    )
+    on_disk = sqlite_files_bytes(enrolment)
+    assert all(marker in on_disk for marker in markers)  # the test reads the right files
+
+    erased = await enrolment.delete(f"/v1/trainers/{tomiris['id']}/personal-data")
+    assert erased.status_code == 200, erased.text
+
+    on_disk = sqlite_files_bytes(enrolment)
+    assert [marker for marker in markers if marker in on_disk] == []

@@ -6,13 +6,18 @@ import hashlib
 import re
 import unicodedata
 from datetime import date
+from email.headerregistry import Address
+from email.message import EmailMessage
 from enum import StrEnum
 
 from yts_contracts.enrolment import WithdrawalReason
 from yts_contracts.vocabulary import District, Gender
 
 __all__ = [
+    "CONSENT_REACH_YEARS",
+    "EARLIEST_DATE",
     "GRADES",
+    "LATEST_DATE",
     "District",
     "Gender",
     "Locale",
@@ -20,6 +25,10 @@ __all__ = [
     "WithdrawalReason",
     "cohort_accepts_enrolment",
     "cohort_name_matches_dates",
+    "earliest_consent_for",
+    "mail_address_problem",
+    "mail_display_name_problem",
+    "one_line_text_problem",
     "person_key",
 ]
 
@@ -62,3 +71,81 @@ def cohort_name_matches_dates(name: str, starts_on: date, ends_on: date) -> bool
         return False
     first, second = int(match.group(1)), int(match.group(2))
     return second == first + 1 and starts_on.year == first and ends_on.year == second
+
+
+# Bounds of every date the enrolment API accepts. The programme began in the 2020s: a year
+# outside these is a typing slip (0011, 1900) or a number read as a date, never a real record.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+# Trainers are pupils of grades 9-11, so one guardian's consent can cover at most the three
+# school years a pupil spends in the programme: a consent signed before the first of January
+# three years before the cohort's first year belongs to some other schooling, or is a slip.
+CONSENT_REACH_YEARS = 3
+
+
+def earliest_consent_for(cohort_starts_on: date) -> date:
+    return date(cohort_starts_on.year - CONSENT_REACH_YEARS, 1, 1)
+
+
+# Characters that have no place in a one-line name: control characters (line breaks, tabs,
+# NUL), invisible format characters (bidi overrides, zero-width spaces), lone surrogates (which
+# no encoder can write) and the Unicode line and paragraph separators.
+_NOT_IN_ONE_LINE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def one_line_text_problem(text: str) -> str | None:
+    """Why ``text`` is not one line of visible text, or None when it is."""
+    for char in text:
+        if unicodedata.category(char) in _NOT_IN_ONE_LINE:
+            return f"must be one line without control characters (found U+{ord(char):04X})"
+    return None
+
+
+# An address the notification service can mail without SMTPUTF8: a dot-atom local part and a
+# domain of letter-digit-hyphen labels (an internationalised domain in its xn-- form).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_PART = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_TOP_LEVEL_LABEL = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}")
+
+
+def mail_address_problem(address: str) -> str | None:
+    """Why the mail library could not address mail to ``address``, or None when it can. The
+    notification service builds ``email.headerregistry.Address(addr_spec=address)``: the address
+    must parse there without a defect, read back unchanged, and be a plain user@domain.tld."""
+    if len(address) > 254:
+        return "must be at most 254 characters"
+    if not address.isascii() or not address.isprintable() or " " in address:
+        return "must be ASCII without spaces (an internationalised domain in its xn-- form)"
+    try:
+        parsed = Address(addr_spec=address)
+    except Exception:  # the parser raises ValueError, HeaderParseError, even IndexError
+        return "is not an email address the mail library can read"
+    if parsed.addr_spec != address:
+        return "is not an email address the mail library reads back unchanged"
+    if len(parsed.username) > 64 or not _LOCAL_PART.fullmatch(parsed.username):
+        return "must have a plain local part before the @ (letters, digits, single dots)"
+    labels = parsed.domain.split(".")
+    if (
+        len(labels) < 2
+        or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        or not _TOP_LEVEL_LABEL.fullmatch(labels[-1])
+    ):
+        return "must have a domain such as example.org after the @"
+    return None
+
+
+def mail_display_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be the display name of a mail's To header, or None when it can:
+    one line, and accepted by the mail library as the notification service will use it."""
+    problem = one_line_text_problem(name)
+    if problem:
+        return problem
+    try:
+        message = EmailMessage()
+        message["To"] = Address(display_name=name, addr_spec="coordinator@example.org")
+        message.as_bytes()
+    except Exception:
+        return "is not a name the mail library can write in a To header"
+    return None

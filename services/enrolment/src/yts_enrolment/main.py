@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_enrolment import api, store, usecases
+from yts_enrolment import api, disk_erasure, store, usecases
 from yts_enrolment.settings import EnrolmentSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,6 +26,7 @@ cohorts; a coordinator's token acts for its own school only.
 def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     settings = settings or load_settings(EnrolmentSettings)
     runtime = ServiceRuntime(settings, store.messaging, MIGRATIONS)
+    disk_erasure.zero_freed_space(runtime.db)
     deps = usecases.Deps(db=runtime.db, outbox=runtime.outbox)
     return runtime.create_app(
         title="YTS enrolment",

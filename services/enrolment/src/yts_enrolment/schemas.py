@@ -3,19 +3,85 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from yts_enrolment import domain
 from yts_enrolment.domain import District, Gender, Locale, WithdrawalReason
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+def _rule(name: str, problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """A pydantic check from a domain rule: the problem it finds is reported under ``name``."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem:
+            raise PydanticCustomError(name, problem)
+        return value
+
+    return AfterValidator(check)
+
+
+OneLine = _rule("one_line", domain.one_line_text_problem)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine
+]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
-Email = Annotated[
+
+# A coordinator's contact is read by the notification service's mail library; these types are
+# the one place that says what it can read, for every route that sets or changes a contact.
+CoordinatorEmail = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=254),
+    _rule("mail_address", domain.mail_address_problem),
+]
+CoordinatorName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    _rule("mail_display_name", domain.mail_display_name_problem),
+]
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` text (or a date, when built in code): pydantic's own date parsing,
+    strict mode included, reads ``"0"`` and ``0`` as 1970-01-01."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError("iso_date", "must be a date written as YYYY-MM-DD")
+
+
+def _within_programme_years(value: date) -> date:
+    if not domain.EARLIEST_DATE <= value <= domain.LATEST_DATE:
+        raise PydanticCustomError(
+            "date_in_range",
+            "must be between {earliest} and {latest}",
+            {"earliest": str(domain.EARLIEST_DATE), "latest": str(domain.LATEST_DATE)},
+        )
+    return value
+
+
+# Every date the enrolment API reads: ISO text within the years the programme can have records.
+ProgrammeDate = Annotated[
+    date, BeforeValidator(_iso_date_text), AfterValidator(_within_programme_years)
 ]
 
 
@@ -24,15 +90,17 @@ class Strict(BaseModel):
 
 
 class Coordinator(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="the deputy principal who coordinates the programme at the school"
+    name: CoordinatorName = Field(
+        description="the deputy principal who coordinates the programme at the school; one line"
     )
-    email: Email = Field(description="work email; mail from the programme goes here")
+    email: CoordinatorEmail = Field(
+        description="work email (user@domain.tld, ASCII); mail from the programme goes here"
+    )
     locale: Locale = Field(description="language of the mail: kk, ru or en")
 
 
 class SchoolIn(Strict):
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)] = Field(
+    name: Annotated[str, StringConstraints(min_length=2, max_length=200), OneLine] = Field(
         examples=["School-Lyceum No. 134"]
     )
     district: District
@@ -52,17 +120,19 @@ class SchoolOut(BaseModel):
 
 
 class CohortIn(Strict):
-    name: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{4}$")] = Field(
+    name: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{4}$")] = Field(
         examples=["2024-2025"], description="the school years it covers"
     )
-    starts_on: date
-    ends_on: date
+    starts_on: ProgrammeDate = Field(description="first day (YYYY-MM-DD, years 2000-2100)")
+    ends_on: ProgrammeDate = Field(description="last day (YYYY-MM-DD), after starts_on")
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> CohortIn:
-        if self.ends_on <= self.starts_on:
-            raise ValueError("ends_on must be after starts_on")
-        return self
+    @field_validator("ends_on")
+    @classmethod
+    def _ends_after_start(cls, ends_on: date, info: ValidationInfo) -> date:
+        starts_on = info.data.get("starts_on")
+        if starts_on is not None and ends_on <= starts_on:
+            raise PydanticCustomError("after_starts_on", "must be after starts_on")
+        return ends_on
 
 
 class CohortOut(BaseModel):
@@ -75,10 +145,13 @@ class CohortOut(BaseModel):
 
 
 class GuardianConsent(Strict):
-    guardian_name: Annotated[str, StringConstraints(min_length=2, max_length=200)] = Field(
+    guardian_name: Annotated[str, StringConstraints(min_length=2, max_length=200), OneLine] = Field(
         description="the parent or guardian who gave consent"
     )
-    given_on: date = Field(description="date the signed consent was given")
+    given_on: ProgrammeDate = Field(
+        description="date the signed consent was given (YYYY-MM-DD): not in the future, and not "
+        "before 1 January three years before the cohort's first year"
+    )
 
 
 class TrainerIn(Strict):

@@ -24,7 +24,7 @@ from yts_contracts.enrolment import (
 )
 from yts_contracts.private import SchoolContact
 
-from yts_enrolment import domain
+from yts_enrolment import disk_erasure, domain
 from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn, WithdrawalIn
 from yts_enrolment.store import Cohort, School, Trainer
 
@@ -134,6 +134,13 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
             raise Problem.invalid(
                 "cohort_id", "open_for_enrolment", f"cohort {cohort.name} is closed for enrolment"
             )
+        earliest_consent = domain.earliest_consent_for(cohort.starts_on)
+        if cmd.guardian_consent.given_on < earliest_consent:
+            raise Problem.invalid(
+                "guardian_consent.given_on",
+                "within_consent_reach",
+                f"a consent for cohort {cohort.name} is given on {earliest_consent} or later",
+            )
         duplicate = await session.execute(
             select(col(Trainer.id)).where(
                 col(Trainer.cohort_id) == cmd.cohort_id,
@@ -241,4 +248,5 @@ async def erase_personal_data(deps: Deps, trainer_id: uuid.UUID, principal: Prin
         await deps.outbox.add(
             session, TrainerErased(trainer_id=trainer.id, erased_at=trainer.erased_at)
         )
+    await disk_erasure.checkpoint_after_erasure(deps.db)
     return trainer
