@@ -105,9 +105,11 @@ async def consumer_rig(
     retry: RetryPolicy | None = None,
     handler: Callable[[ConsumerRig], EventHandler] | None = None,
     ack_wait: float = 30,
+    max_event_bytes: int | None = None,
 ) -> AsyncIterator[ConsumerRig]:
     """A durable consumer of our own on YTS_ENROLMENT (only new messages), bound by the
-    chassis' subscriber, applying school.registered events into ``applied_events``."""
+    chassis' subscriber, applying school.registered events into ``applied_events``; the
+    consumer's limits are the settings' (``max_event_bytes`` overrides the body limit)."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     durable = DurableConsumer(
         "tests", name, ENROLMENT_STREAM, "yts.enrolment.school.registered.v1", "chassis test"
@@ -124,7 +126,10 @@ async def consumer_rig(
         ),
     )
     db = await fresh_database(database_url)
-    settings = ServiceSettings(service_name="tests", nats_url=nats_url, database_url=database_url)
+    limits: dict[str, Any] = {} if max_event_bytes is None else {"max_event_bytes": max_event_bytes}
+    settings = ServiceSettings(
+        service_name="tests", nats_url=nats_url, database_url=database_url, **limits
+    )
     broker = make_broker(settings)
 
     def jetstream() -> JetStreamContext | None:
@@ -141,6 +146,7 @@ async def consumer_rig(
         handlers={SchoolRegistered.event_type: chosen},
         retry=retry or RetryPolicy(base_seconds=0.05, max_seconds=0.2, max_attempts=3),
         heartbeat_seconds=ack_wait / 3,
+        max_body_bytes=settings.max_event_bytes,
     )
     router = NatsRouter()
 

@@ -1,21 +1,31 @@
 """Consuming events on a real nats-server: ack after commit, the inbox, dead letters with
-reasons, and transient faults retried instead of dropped."""
+reasons, transient faults retried instead of dropped, and nothing redelivered unseen."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import httpx
 import nats
 import pytest
+from fastapi import FastAPI
 from nats.js.client import JetStreamContext
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
-from yts_chassis.consumer import EventHandler, RejectEvent
+from yts_chassis.consumer import EventHandler, RejectEvent, RetryPolicy
+from yts_chassis.health import health_router
+from yts_chassis.logs import configure_logging
 from yts_contracts.envelope import ReceivedEvent
-from yts_contracts.streams import DLQ_STREAM
+from yts_contracts.streams import DLQ_STREAM, ENROLMENT_STREAM
 
 from tests.chassis.rig import (
     ConsumerRig,
@@ -74,6 +84,59 @@ async def test_poison_messages_go_to_the_dlq_with_a_reason_and_the_consumer_keep
         assert info.num_ack_pending == 0  # terminated, not waiting for redelivery
 
 
+@pytest.mark.parametrize("batch_size", [1, 50])
+async def test_a_body_nested_too_deeply_to_decode_is_dead_lettered_at_once_and_the_next_applies(
+    js: JetStreamContext, provisioned: str, database_factory, batch_size: int
+) -> None:
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), batch_size=batch_size
+    ) as rig:
+        # Valid CloudEvents headers; a body the JSON parser recurses on until it gives up.
+        subject, headers, _ = school_event("ignored")
+        await js.publish(subject, b"[" * 100_000 + b"]" * 100_000, headers=headers)
+        subject, headers, body = school_event("After the nested body")
+        await js.publish(subject, body, headers=headers)
+
+        async def applied() -> bool:
+            return await applied_names(rig.db) == ["After the nested body"]
+
+        await eventually(applied)
+        (letter,) = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
+        reason = letter.headers["yts-dlq-reason"]
+        assert "not JSON" in reason, reason
+        assert "recursion" in reason, reason
+        assert letter.headers["yts-dlq-deliveries"] == "1"  # at once, not after retries
+        info = await js.consumer_info(ENROLMENT_STREAM, rig.durable.durable)
+        assert info.num_ack_pending == 0
+        assert info.num_pending == 0
+        assert info.num_redelivered == 0
+
+
+async def test_a_body_over_the_size_limit_is_dead_lettered_at_once(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), max_event_bytes=1024
+    ) as rig:
+        # A valid event but for its size: the padding is a field consumers ignore.
+        subject, headers, body = school_event("Too large")
+        padded = json.dumps({**json.loads(body), "padding": "x" * 2000}).encode()
+        await js.publish(subject, padded, headers=headers)
+        subject, headers, body = school_event("Small enough")
+        await js.publish(subject, body, headers=headers)
+
+        async def applied() -> bool:
+            return await applied_names(rig.db) == ["Small enough"]
+
+        await eventually(applied)
+        (letter,) = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
+        reason = letter.headers["yts-dlq-reason"]
+        assert f"body of {len(padded)} bytes is over the limit of 1024 bytes" in reason
+        assert letter.headers["yts-dlq-deliveries"] == "1"
+        info = await js.consumer_info(ENROLMENT_STREAM, rig.durable.durable)
+        assert info.num_ack_pending == 0
+
+
 async def test_a_redelivered_or_republished_event_changes_nothing(
     js: JetStreamContext, provisioned: str, database_factory
 ) -> None:
@@ -96,10 +159,14 @@ async def test_a_redelivered_or_republished_event_changes_nothing(
         assert await applied_names(rig.db) == ["Once only", "Next"]
 
 
-def flaky(failures: int, error: BaseException) -> Callable[[ConsumerRig], EventHandler]:
+def flaky(
+    failures: int, error: BaseException, called_at: list[float] | None = None
+) -> Callable[[ConsumerRig], EventHandler]:
     def make(rig: ConsumerRig) -> EventHandler:
         async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
             rig.calls.append(event.attributes.id)
+            if called_at is not None:
+                called_at.append(time.monotonic())
             if len(rig.calls) <= failures:
                 raise error
             await record_school(session, event)
@@ -113,9 +180,15 @@ async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_l
     js: JetStreamContext, provisioned: str, database_factory
 ) -> None:
     outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("database is down"))
+    retry = RetryPolicy(base_seconds=0.2, max_seconds=0.4, max_attempts=3)
+    called_at: list[float] = []
     # More failures than max_attempts: a transient fault must still not be dead-lettered.
     async with consumer_rig(
-        js, provisioned, await database_factory("consumer"), handler=flaky(5, outage)
+        js,
+        provisioned,
+        await database_factory("consumer"),
+        handler=flaky(5, outage, called_at),
+        retry=retry,
     ) as rig:
         subject, headers, body = school_event("Survives the outage")
         await js.publish(subject, body, headers=headers)
@@ -126,6 +199,78 @@ async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_l
         await eventually(applied, timeout=15)
         assert len(rig.calls) == 6
         assert await dead_letters_of(js, rig.durable.durable) == []
+    # Each redelivery waited at least the policy's delay (0.2 s, then 0.4 s, less jitter); a
+    # nak without delay comes back within milliseconds.
+    waits = [later - earlier for earlier, later in itertools.pairwise(called_at)]
+    for deliveries, waited in enumerate(waits, start=1):
+        shortest = min(retry.max_seconds, retry.base_seconds * 2 ** (deliveries - 1)) * 0.75
+        assert waited >= shortest, (deliveries, waits)
+
+
+@contextmanager
+def consumer_warnings() -> Iterator[list[dict[str, Any]]]:
+    """The warnings the chassis' consumer logs meanwhile, as structured events."""
+    configure_logging("tests", "WARNING", "json")
+    logged: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if isinstance(record.msg, dict):
+                logged.append({**record.msg, "level": record.levelname})
+
+    handler = Keep(logging.WARNING)
+    logger = logging.getLogger("yts_chassis.consumer")
+    logger.addHandler(handler)
+    try:
+        yield logged
+    finally:
+        logger.removeHandler(handler)
+
+
+async def metric(name: str, **labels: str) -> float:
+    """A sample as ``/metrics`` serves it (0 when absent)."""
+    app = FastAPI()
+    app.include_router(health_router({}))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://service"
+    ) as client:
+        text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+async def test_an_event_redelivered_past_the_attempt_limit_shows_in_metrics_and_warnings(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    # A database outage outlasting max_attempts (3): deliveries 4, 5 and 6 are past the limit;
+    # the event is kept, not dead-lettered, and applied once the database is back.
+    outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("database is down"))
+    with consumer_warnings() as warnings:
+        async with consumer_rig(
+            js, provisioned, await database_factory("consumer"), handler=flaky(5, outage)
+        ) as rig:
+            subject, headers, body = school_event("Outlasts the attempts")
+            await js.publish(subject, body, headers=headers)
+
+            async def applied() -> bool:
+                return await applied_names(rig.db) == ["Outlasts the attempts"]
+
+            await eventually(applied, timeout=15)
+            assert await dead_letters_of(js, rig.durable.durable) == []
+            consumer = rig.durable.durable
+    assert (
+        await metric("yts_events_redelivered_past_limit_total", service="tests", consumer=consumer)
+        == 3
+    )
+    past = [w for w in warnings if w["event"] == "events redelivered past the attempt limit"]
+    assert [(w["level"], w["consumer"], w["most_deliveries"]) for w in past] == [
+        ("WARNING", consumer, 4),
+        ("WARNING", consumer, 5),
+        ("WARNING", consumer, 6),
+    ]
 
 
 async def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_last_attempt(

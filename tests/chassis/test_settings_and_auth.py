@@ -76,6 +76,7 @@ def test_yts_tokens_create_prints_the_token_once_and_stores_only_its_hash(tmp_pa
             "deputy of No. 12",
             "--tokens-file",
             str(path),
+            "--no-check-school",  # tests/deploy/test_tokens_cli.py asks a real enrolment
         ],
     )
     assert result.exit_code == 0, result.output

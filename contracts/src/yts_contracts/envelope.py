@@ -222,7 +222,9 @@ def from_nats(
         raise ContractViolation(f"unknown event type or version {attributes.type!r}")
     try:
         payload: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8 and bad syntax; a body nested deeper than the parser's
+        # recursion limit raises RecursionError, and is as undecodable on every delivery.
         raise ContractViolation(f"body is not JSON: {exc}") from exc
     try:
         data = spec.model.model_validate(payload)

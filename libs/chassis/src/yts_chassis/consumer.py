@@ -5,10 +5,15 @@ Ack policy, chosen on purpose (see the design's known traps): subscribers use Fa
 ``AckPolicy.MANUAL`` and this module decides per message:
 
 - applied or duplicate: ``ack_sync`` after the commit;
-- poison (bad JSON, unknown type or version, invalid data, or a handler's ``RejectEvent``):
-  published to ``YTS_DLQ`` with the reason, then ``term``;
+- poison (a body over the size limit or not decodable at all, bad JSON, unknown type or
+  version, invalid data, or a handler's ``RejectEvent``): published to ``YTS_DLQ`` with the
+  reason, then ``term``;
 - transient fault (database or network away): ``nak`` with an exponential delay, forever;
 - any other handler error: ``nak`` with delay, dead-lettered after ``max_attempts`` deliveries.
+
+A message delivered more than ``max_attempts`` times is counted in
+``yts_events_redelivered_past_limit_total`` and logged at warning level, whatever keeps it
+coming back: a long outage loses nothing, and nothing loops unseen.
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ from yts_chassis.database import Database, is_transient
 from yts_chassis.deadletter import DeadLetters
 from yts_chassis.inbox import Inbox
 from yts_chassis.logs import get_logger
-from yts_chassis.metrics import EVENT_BATCH_SECONDS, EVENTS_HANDLED
+from yts_chassis.metrics import (
+    EVENT_BATCH_SECONDS,
+    EVENTS_HANDLED,
+    EVENTS_REDELIVERED_PAST_LIMIT,
+)
+from yts_chassis.settings import MAX_EVENT_BYTES
 
 log = get_logger(__name__)
 
@@ -73,6 +83,7 @@ class EventConsumer:
         retry: RetryPolicy | None = None,
         catalog: Catalog = CATALOG,
         heartbeat_seconds: float = 5.0,
+        max_body_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.service = service
         self.consumer = consumer
@@ -83,6 +94,7 @@ class EventConsumer:
         self.retry = retry or RetryPolicy()
         self.catalog = catalog
         self.heartbeat_seconds = heartbeat_seconds
+        self.max_body_bytes = max_body_bytes
 
     async def handle(self, messages: Sequence[Msg]) -> None:
         """Handle a batch (or a single message) in delivery order.
@@ -90,6 +102,7 @@ class EventConsumer:
         Consumers keep a short ack wait so that a crashed replica's messages come back soon;
         while a long batch is being applied, a heartbeat tells the server it is in progress.
         """
+        self._note_redeliveries_past_limit(messages)
         heartbeat = asyncio.create_task(self._heartbeat(messages))
         try:
             await self._handle(messages)
@@ -105,13 +118,44 @@ class EventConsumer:
                 if not msg.is_acked:
                     await _quietly(msg.in_progress())
 
+    def _note_redeliveries_past_limit(self, messages: Sequence[Msg]) -> None:
+        # Counted before anything else runs, so that even a message whose handling fails in a
+        # way nobody foresaw shows up in /metrics and the logs instead of looping silently.
+        past = [msg for msg in messages if _deliveries(msg) > self.retry.max_attempts]
+        if not past:
+            return
+        EVENTS_REDELIVERED_PAST_LIMIT.labels(self.service, self.consumer).inc(len(past))
+        log.warning(
+            "events redelivered past the attempt limit",
+            consumer=self.consumer,
+            events=len(past),
+            max_attempts=self.retry.max_attempts,
+            most_deliveries=max(_deliveries(msg) for msg in past),
+            stream_seqs=[_stream_seq(msg) for msg in past[:10]],
+        )
+
+    def _decode(self, msg: Msg) -> ReceivedEvent:
+        """The event a message carries; ContractViolation when it can never be decoded."""
+        size = len(msg.data)
+        if size > self.max_body_bytes:
+            raise ContractViolation(
+                f"body of {size} bytes is over the limit of {self.max_body_bytes} bytes"
+            )
+        try:
+            return from_nats(msg.subject, msg.headers, msg.data, self.catalog)
+        except ContractViolation:
+            raise
+        except Exception as exc:
+            # Decoding does no I/O: what fails now fails on every delivery, so it is poison.
+            raise ContractViolation(f"could not decode the message: {exc!r}") from exc
+
     async def _handle(self, messages: Sequence[Msg]) -> None:
         started = time.perf_counter()
         relevant: list[tuple[Msg, ReceivedEvent]] = []
         ignored: list[Msg] = []
         for msg in messages:
             try:
-                received = from_nats(msg.subject, msg.headers, msg.data, self.catalog)
+                received = self._decode(msg)
             except ContractViolation as violation:
                 await self._dead_letter(msg, violation.reason)
                 continue
@@ -255,6 +299,13 @@ def _deliveries(msg: Msg) -> int:
         return int(msg.metadata.num_delivered)
     except Exception:
         return 1
+
+
+def _stream_seq(msg: Msg) -> int | None:
+    try:
+        return int(msg.metadata.sequence.stream)
+    except Exception:
+        return None
 
 
 def _trace_id(received: ReceivedEvent) -> str | None:

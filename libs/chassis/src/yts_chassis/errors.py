@@ -58,6 +58,17 @@ class Problem(Exception):
         return cls(status, "Invalid input", detail, kind="validation", errors=errors)
 
     @classmethod
+    def body_too_large(cls, limit: int) -> Problem:
+        """A request body over ``limit`` bytes."""
+        return cls(
+            413,
+            "Content too large",
+            f"body: larger than {limit} bytes",
+            kind="content-too-large",
+            errors=[FieldError("body", "max_bytes", f"larger than {limit} bytes")],
+        )
+
+    @classmethod
     def not_found(cls, what: str, ident: object) -> Problem:
         return cls(404, "Not found", f"No {what} with id {ident}.", kind="not-found")
 
@@ -82,6 +93,17 @@ class Problem(Exception):
         if self.errors:
             body["errors"] = [asdict(e) for e in self.errors]
         return body
+
+
+class BodyProblem(StarletteHTTPException):
+    """A Problem raised while the request body is being received.
+
+    FastAPI turns any other exception raised while it reads the body into a bare 400, but lets
+    an HTTPException through to the handlers."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.status, problem.detail, problem.headers)
+        self.problem = problem
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
@@ -112,10 +134,27 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     return Problem.invalid_fields(errors)
 
 
+def unparsable_body_problem(exc: StarletteHTTPException) -> Problem | None:
+    """The problem with a JSON body FastAPI could not parse, which it reports as a bare 400
+    raised from the parser's error; None for any other HTTP error."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return Problem.invalid("body", "json_invalid", "not valid UTF-8 JSON")
+    if isinstance(cause, RecursionError):
+        return Problem.invalid("body", "json_invalid", "JSON nested too deeply")
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
         return problem_response(exc, request)
+
+    async def on_body_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BodyProblem)
+        return problem_response(exc.problem, request)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -123,6 +162,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        unparsable = unparsable_body_problem(exc)
+        if unparsable is not None:
+            return problem_response(unparsable, request)
         titles = {
             404: "Not found",
             405: "Method not allowed",
@@ -148,6 +190,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request)
 
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(BodyProblem, on_body_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

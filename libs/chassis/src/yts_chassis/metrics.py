@@ -24,3 +24,9 @@ EVENTS_HANDLED = Counter(
 EVENT_BATCH_SECONDS = Histogram(
     "yts_event_batch_seconds", "time to apply one batch of events", ["service", "consumer"]
 )
+EVENTS_REDELIVERED_PAST_LIMIT = Counter(
+    "yts_events_redelivered_past_limit_total",
+    "deliveries of an event that had already been delivered max_handler_attempts times "
+    "(a long transient outage, or a message that keeps failing unseen)",
+    ["service", "consumer"],
+)

@@ -15,8 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
+MAX_OFFSET = 1_000_000
+"""Far past the end of any list the programme keeps, and well inside the 64-bit integer every
+database driver takes: a larger offset is refused as bad input instead of failing in the
+driver (a 500)."""
+
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
 
 
 class Page(BaseModel, Generic[T]):

@@ -18,6 +18,7 @@ from nats.js.client import JetStreamContext
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from yts_chassis.auth import TokenRegistry
+from yts_chassis.bodylimit import RequestBodyLimit
 from yts_chassis.broker import make_broker
 from yts_chassis.consumer import EventConsumer, EventHandler, RetryPolicy
 from yts_chassis.database import Database
@@ -100,6 +101,7 @@ class ServiceRuntime:
             handlers=handlers,
             retry=self.retry,
             heartbeat_seconds=durable.ack_wait_seconds / 3,
+            max_body_bytes=self.settings.max_event_bytes,
         )
 
     async def nats_ready(self) -> bool:
@@ -194,6 +196,8 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.tokens = self.tokens
         install_problem_handlers(app)
+        # Added first, so it runs inside the metrics middleware: refused bodies are counted.
+        app.add_middleware(RequestBodyLimit, max_bytes=self.settings.max_request_bytes)
         app.add_middleware(_HttpMetrics, service=self.service)
         app.include_router(
             health_router(

@@ -25,6 +25,10 @@ def _known_time_zone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 """An IANA time zone name, checked at start-up."""
 
+MAX_EVENT_BYTES = 256 * 1024
+"""Events are under a kilobyte; this stays well below NATS' 1 MB ``max_payload`` so that a
+dead-lettered copy, with its added headers, still fits."""
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -65,6 +69,16 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="attempts before an event whose handler keeps failing "
         "(not for a transient fault) goes to the dead-letter stream",
+    )
+    max_event_bytes: int = Field(
+        default=MAX_EVENT_BYTES,
+        ge=1024,
+        description="an event body larger than this is poison and goes to the dead-letter stream",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="an HTTP request body larger than this gets 413 before it is read",
     )
 
     @field_validator("nats_url")
