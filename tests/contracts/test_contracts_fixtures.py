@@ -2,6 +2,11 @@
 
 Fixtures under contracts/fixtures/<type>/ are never edited to make a change pass: if one stops
 validating, the change is incompatible and belongs in a new ``.v2`` type.
+
+The one exception, decided on purpose (issue 11): session.cancelled.v1 narrowed ``reason`` from
+a sentence to a code, because a sentence can name a minor. The payloads with sentences moved to
+``fixtures/yts.sessions.session.cancelled.v1/legacy/``, unedited: the model still reads them
+(as ``other``) and test_contracts_cancellation_reason.py proves it.
 """
 
 from __future__ import annotations

@@ -172,6 +172,44 @@ async def test_a_bad_filter_is_a_problem_naming_the_field_and_the_rule(
         assert error["rule"] == rule
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "rule"),
+    [
+        ({"to": "0"}, "query.to", "iso_date"),
+        ({"from": "0"}, "query.from", "iso_date"),
+        ({"to": "1727740800"}, "query.to", "iso_date"),
+        ({"from": "2024-09-01T00:00:00"}, "query.from", "iso_date"),
+        ({"to": "01.09.2024"}, "query.to", "iso_date"),
+        ({"to": "24-09-01"}, "query.to", "iso_date"),
+        ({"from": "0001-01-01"}, "query.from", "date_in_range"),
+        ({"to": "0205-05-31"}, "query.to", "date_in_range"),
+        ({"to": "9999-12-31"}, "query.to", "date_in_range"),
+    ],
+)
+async def test_a_period_end_is_an_iso_date_within_the_programme_years(
+    readers: Readers, query: dict[str, str], field: str, rule: str
+) -> None:
+    for path in ("/v1/indicators", "/v1/indicators/monthly", "/v1/exports/sessions.csv", "/"):
+        response = await readers.admin.get(path, params=query)
+        assert response.status_code == 422, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        (error,) = response.json()["errors"]
+        assert error["field"] == field
+        assert error["rule"] == rule
+
+
+async def test_the_first_and_last_day_reporting_accepts_bound_the_period(
+    readers: Readers,
+) -> None:
+    response = await readers.admin.get(
+        "/v1/indicators", params={"from": "2000-01-01", "to": "2100-12-31"}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["period"] == {"from": "2000-01-01", "to": "2100-12-31"}
+    assert values(response.json()) == values((await readers.admin.get("/v1/indicators")).json())
+
+
 async def test_a_school_reporting_does_not_know_is_a_404(readers: Readers) -> None:
     response = await readers.admin.get(f"/v1/schools/{uuid.uuid4()}/summary")
     assert response.status_code == 404

@@ -31,7 +31,7 @@ from yts_contracts.enrolment import (
     TrainerErased,
     TrainerWithdrawn,
 )
-from yts_contracts.envelope import EventData
+from yts_contracts.envelope import EventData, to_nats
 from yts_contracts.milestones import (
     MilestoneKind,
     MilestoneReached,
@@ -39,7 +39,13 @@ from yts_contracts.milestones import (
     SubjectType,
     milestone_id,
 )
-from yts_contracts.sessions import Feedback, Participants, SessionCancelled, SessionCompleted
+from yts_contracts.sessions import (
+    CancellationReason,
+    Feedback,
+    Participants,
+    SessionCancelled,
+    SessionCompleted,
+)
 from yts_contracts.vocabulary import District, Gender
 from yts_reporting.indicators import Filters, snapshot
 from yts_reporting.main import MIGRATIONS
@@ -127,7 +133,7 @@ def cancelled(s: SessionCompleted) -> SessionCancelled:
     return SessionCancelled(
         session_id=s.session_id,
         school_id=s.school_id,
-        reason="School closed for a public holiday.",
+        reason=CancellationReason.SCHOOL_CLOSURE,
         cancelled_at=NOW,
     )
 
@@ -181,6 +187,30 @@ async def test_a_cancelled_session_never_counts_whichever_event_comes_first(live
     ).text.splitlines()
     assert len(rows) == 2  # header + the one delivered session
     assert str(kept.session_id) in rows[1]
+
+
+async def test_a_cancellation_published_with_a_sentence_before_reason_codes_still_counts(
+    live: Live,
+) -> None:
+    # What YTS_SESSIONS still holds from before reasons became codes: read as "other", not
+    # dead-lettered (which would leave the session counted as delivered).
+    registered = school()
+    enrolled = trainer(registered.school_id)
+    delivered = session(registered.school_id, [enrolled.trainer_id], total=15)
+    kept = session(registered.school_id, [enrolled.trainer_id], total=12)
+    await live.publish(registered, enrolled, delivered, kept)
+    dead_letters = (await live.js.stream_info("YTS_DLQ")).state.messages
+    envelope = to_nats(cancelled(delivered), source="/yts/sessions", event_id=uuid.uuid4())
+    old_body = envelope.body.replace(b'"school_closure"', b'"Aruzhan Abenova was ill"')
+    assert b"Aruzhan" in old_body
+
+    await live.js.publish(envelope.subject, old_body, headers=envelope.headers)
+    await eventually(lambda: consumers_caught_up(live.js), timeout=30)
+
+    found = await live.indicators(school_id=str(registered.school_id))
+    assert found["sessions_delivered"] == 1
+    assert found["peer_participations"] == 12
+    assert (await live.js.stream_info("YTS_DLQ")).state.messages == dead_letters
 
 
 async def test_erasure_and_withdrawal_keep_the_counts_right(live: Live) -> None:

@@ -129,7 +129,19 @@ async def test_a_module_completes_once_per_trainer(
         (
             {"module_id": "culture-and-identity", "completed_on": "26-11-2026"},
             "completed_on",
-            "date_from_datetime_parsing",
+            "iso_date",
+        ),
+        ({"module_id": "culture-and-identity", "completed_on": 0}, "completed_on", "iso_date"),
+        ({"module_id": "culture-and-identity", "completed_on": "0"}, "completed_on", "iso_date"),
+        (
+            {"module_id": "culture-and-identity", "completed_on": "2025-03-14T00:00:00"},
+            "completed_on",
+            "iso_date",
+        ),
+        (
+            {"module_id": "culture-and-identity", "completed_on": "0001-01-01"},
+            "completed_on",
+            "not_before_cohort",
         ),
         ({"module_id": "culture-and-identity", "extra": 1}, "extra", "extra_forbidden"),
     ],
@@ -167,6 +179,47 @@ async def test_a_module_cannot_be_completed_in_the_future(
     assert_problem(response, 422, "completed_on", "not_in_future")
     progress = (await sessions.get(f"/v1/trainers/{dana}/progress")).json()
     assert progress["modules_completed"] == []
+
+
+async def test_a_module_completed_on_the_first_day_of_the_calendar_gets_a_problem_not_a_500(
+    sessions: httpx.AsyncClient, enrolment_events: Enrolment
+) -> None:
+    (dana,) = (await school_with_trainers(enrolment_events, sessions)).trainers
+    before = len(await staged(sessions))
+
+    response = await sessions.post(
+        completion_path(dana),
+        json={"module_id": "culture-and-identity", "completed_on": "0001-01-01"},
+    )
+
+    problem = assert_problem(response, 422, "completed_on", "not_before_cohort")
+    assert "0001-01-01" in problem["detail"]
+    assert len(await staged(sessions)) == before
+
+
+async def test_a_module_cannot_be_completed_before_the_trainers_cohort_starts(
+    sessions: httpx.AsyncClient, enrolment_events: Enrolment
+) -> None:
+    school = await school_with_trainers(enrolment_events, sessions)
+    (dana,) = school.trainers
+    day_before = school.starts_on - timedelta(days=1)
+    before = len(await staged(sessions))
+
+    refused = await sessions.post(
+        completion_path(dana),
+        json={"module_id": "culture-and-identity", "completed_on": day_before.isoformat()},
+    )
+
+    problem = assert_problem(refused, 422, "completed_on", "not_before_cohort")
+    assert str(school.starts_on) in problem["detail"]
+    assert len(await staged(sessions)) == before
+    progress = (await sessions.get(f"/v1/trainers/{dana}/progress")).json()
+    assert progress["modules_completed"] == []
+    first_day = await sessions.post(
+        completion_path(dana),
+        json={"module_id": "culture-and-identity", "completed_on": school.starts_on.isoformat()},
+    )
+    assert first_day.status_code == 201, first_day.text
 
 
 async def test_a_trainer_unknown_to_the_roster_gets_a_problem_saying_the_enrolment_may_be_late(

@@ -3,6 +3,7 @@ allowed and denied, each role, and that bad input stores and publishes nothing."
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import httpx
 import nats
 import pytest
 
+from tests.support.services import eventually
 from tests.support.sessions_roster import (
     CANCELLED,
     COMPLETED,
@@ -158,7 +160,7 @@ async def test_a_session_completes_once_and_is_not_cancelled_afterwards(
     before = len(await staged(sessions))
 
     again = await sessions.post(f"{path}/completion", json=completion())
-    cancel = await sessions.post(f"{path}/cancellation", json={"reason": "Too late."})
+    cancel = await sessions.post(f"{path}/cancellation", json={"reason": "other"})
 
     assert_problem(again, 409, "status", "once")
     assert_problem(cancel, 409, "status", "once")
@@ -172,22 +174,21 @@ async def test_a_cancelled_session_stages_session_cancelled_and_never_completes(
     session = await planned(sessions, cast)
     path = f"/v1/sessions/{session['id']}"
 
-    response = await sessions.post(
-        f"{path}/cancellation", json={"reason": "School closed for a public holiday."}
-    )
+    response = await sessions.post(f"{path}/cancellation", json={"reason": "school_closure"})
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
+    assert response.json()["cancellation_reason"] == "school_closure"
     events = [e for e in await staged(sessions, CANCELLED) if e.data["session_id"] == session["id"]]
     assert len(events) == 1
-    assert events[0].data["reason"] == "School closed for a public holiday."
+    assert events[0].data["reason"] == "school_closure"
     assert events[0].data["school_id"] == str(cast.school.id)
     before = len(await staged(sessions))
     assert_problem(
         await sessions.post(f"{path}/completion", json=completion()), 409, "status", "once"
     )
     assert_problem(
-        await sessions.post(f"{path}/cancellation", json={"reason": "Again."}),
+        await sessions.post(f"{path}/cancellation", json={"reason": "other"}),
         409,
         "status",
         "once",
@@ -195,15 +196,94 @@ async def test_a_cancelled_session_stages_session_cancelled_and_never_completes(
     assert len(await staged(sessions)) == before
 
 
-async def test_a_cancellation_needs_a_reason(sessions: httpx.AsyncClient, cast: Cast) -> None:
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ({"reason": "Aruzhan Abenova was ill"}, "enum"),
+        ({"reason": "School closed for a public holiday."}, "enum"),
+        ({"reason": "   "}, "enum"),
+        ({"note": "The hall is taken."}, "missing"),
+    ],
+)
+async def test_a_cancellation_reason_is_one_of_the_codes_never_a_sentence(
+    sessions: httpx.AsyncClient, cast: Cast, body: dict, rule: str
+) -> None:
     session = await planned(sessions, cast)
+    before = len(await staged(sessions))
+
+    response = await sessions.post(f"/v1/sessions/{session['id']}/cancellation", json=body)
+
+    problem = assert_problem(response, 422, "reason", rule)
+    if rule == "enum":
+        assert "school_closure" in problem["detail"]
+    assert len(await staged(sessions)) == before
+    assert (await sessions.get(f"/v1/sessions/{session['id']}")).json()["status"] == "planned"
+
+
+async def test_a_cancellation_note_is_kept_for_staff_and_never_published(
+    sessions: httpx.AsyncClient, cast: Cast
+) -> None:
+    session = await planned(sessions, cast)
+    path = f"/v1/sessions/{session['id']}"
+    note = "Aruzhan Abenova was ill and nobody else could run it."
 
     response = await sessions.post(
-        f"/v1/sessions/{session['id']}/cancellation", json={"reason": "   "}
+        f"{path}/cancellation", json={"reason": "facilitator_unavailable", "note": note}
     )
 
-    assert_problem(response, 422, "reason", "string_too_short")
+    assert response.status_code == 200, response.text
+    fetched = (await sessions.get(path)).json()
+    assert fetched["cancellation_reason"] == "facilitator_unavailable"
+    assert fetched["cancellation_note"] == note
+    (event,) = [e for e in await staged(sessions) if e.data.get("session_id") == session["id"]]
+    assert event.event_type == CANCELLED
+    assert set(event.data) == {"session_id", "school_id", "reason", "cancelled_at"}
+    assert event.data["reason"] == "facilitator_unavailable"
+    assert "Aruzhan" not in json.dumps(event.data)
+
+
+async def test_a_cancellation_note_longer_than_500_characters_is_refused(
+    sessions: httpx.AsyncClient, cast: Cast
+) -> None:
+    session = await planned(sessions, cast)
+    before = len(await staged(sessions))
+
+    response = await sessions.post(
+        f"/v1/sessions/{session['id']}/cancellation", json={"reason": "other", "note": "x" * 501}
+    )
+
+    assert_problem(response, 422, "note", "string_too_long")
+    assert len(await staged(sessions)) == before
     assert (await sessions.get(f"/v1/sessions/{session['id']}")).json()["status"] == "planned"
+
+
+async def test_erasing_a_facilitator_clears_the_notes_of_their_cancelled_sessions(
+    sessions: httpx.AsyncClient, enrolment_events: Enrolment
+) -> None:
+    school = await school_with_trainers(enrolment_events, sessions, trainers=2)
+    erased, stays = school.trainers
+    for trainer_id in school.trainers:
+        await certify(sessions, trainer_id)
+    theirs = (await sessions.post("/v1/sessions", json=plan(school.id, [erased]))).json()
+    others = (await sessions.post("/v1/sessions", json=plan(school.id, [stays]))).json()
+    for session in (theirs, others):
+        cancelled = await sessions.post(
+            f"/v1/sessions/{session['id']}/cancellation",
+            json={"reason": "facilitator_unavailable", "note": "A trainer was ill."},
+        )
+        assert cancelled.status_code == 200, cancelled.text
+
+    await enrolment_events.erase(erased)
+
+    async def note_cleared() -> dict | None:
+        found = (await sessions.get(f"/v1/sessions/{theirs['id']}")).json()
+        return found if found["cancellation_note"] is None else None
+
+    found = await eventually(note_cleared, timeout=30)
+    assert found["cancellation_reason"] == "facilitator_unavailable"
+    assert found["status"] == "cancelled"
+    kept = (await sessions.get(f"/v1/sessions/{others['id']}")).json()
+    assert kept["cancellation_note"] == "A trainer was ill."
 
 
 @pytest.mark.parametrize(
@@ -254,7 +334,12 @@ async def test_a_cancellation_needs_a_reason(sessions: httpx.AsyncClient, cast: 
         ({"duration_minutes": 0}, "duration_minutes", "greater_than_equal"),
         ({"duration_minutes": 481}, "duration_minutes", "less_than_equal"),
         ({"language": "kazakh"}, "language", "string_pattern_mismatch"),
-        ({"delivered_on": None}, "delivered_on", "date_type"),
+        ({"delivered_on": None}, "delivered_on", "iso_date"),
+        ({"delivered_on": 0}, "delivered_on", "iso_date"),
+        ({"delivered_on": "0"}, "delivered_on", "iso_date"),
+        ({"delivered_on": "2025-03-14T00:00:00"}, "delivered_on", "iso_date"),
+        ({"delivered_on": "14.03.2025"}, "delivered_on", "iso_date"),
+        ({"delivered_on": "0001-01-01"}, "delivered_on", "within_cohort"),
         ({"facilitator_ids": []}, "facilitator_ids", "too_short"),
     ],
 )
@@ -301,12 +386,15 @@ async def test_a_session_falls_inside_the_facilitators_cohort(
     else:
         starts_on, ends_on = today - timedelta(days=300), today - timedelta(days=7)
         outside = today - timedelta(days=6)
+    inside = starts_on if side == "before" else ends_on
     school_id = await enrolment_events.school()
     cohort_id = await enrolment_events.cohort(starts_on, ends_on)
     trainer_id = await enrolment_events.trainer(school_id, cohort_id)
     await on_roster(sessions, trainer_id)
     await certify(sessions, trainer_id)
-    created = await sessions.post("/v1/sessions", json=plan(school_id, [trainer_id]))
+    created = await sessions.post(
+        "/v1/sessions", json=plan(school_id, [trainer_id], planned_on=inside.isoformat())
+    )
     session_id = created.json()["id"]
     path = f"/v1/sessions/{session_id}/completion"
 
@@ -314,9 +402,54 @@ async def test_a_session_falls_inside_the_facilitators_cohort(
 
     problem = assert_problem(refused, 422, "delivered_on", "within_cohort")
     assert str(ends_on) in problem["detail"]
-    inside = starts_on if side == "before" else ends_on
     accepted = await sessions.post(path, json=completion(delivered_on=inside.isoformat()))
     assert accepted.status_code == 200, accepted.text
+
+
+@pytest.mark.parametrize(
+    ("planned_on", "rule"),
+    [
+        ("before the cohort", "within_cohort"),
+        ("after the cohort", "within_cohort"),
+        ("0001-01-01", "within_cohort"),
+        ("9999-12-31", "within_cohort"),
+        ("0", "iso_date"),
+        (0, "iso_date"),
+        ("2025-03-14T10:00:00", "iso_date"),
+        ("14.03.2025", "iso_date"),
+        ("2025-02-30", "date_from_datetime_parsing"),
+    ],
+)
+async def test_a_session_is_planned_for_an_iso_day_inside_the_facilitators_cohort(
+    sessions: httpx.AsyncClient, cast: Cast, planned_on: object, rule: str
+) -> None:
+    day = {
+        "before the cohort": cast.school.starts_on - timedelta(days=1),
+        "after the cohort": cast.school.ends_on + timedelta(days=1),
+    }.get(str(planned_on))
+    body = plan(
+        cast.school.id, cast.certified[:1], planned_on=day.isoformat() if day else planned_on
+    )
+    listed = await sessions.get("/v1/sessions", params={"school_id": str(cast.school.id)})
+
+    response = await sessions.post("/v1/sessions", json=body)
+
+    problem = assert_problem(response, 422, "planned_on", rule)
+    assert "planned_on" in problem["detail"]
+    after = await sessions.get("/v1/sessions", params={"school_id": str(cast.school.id)})
+    assert after.json()["total"] == listed.json()["total"]
+
+
+async def test_a_session_may_be_planned_on_the_first_and_last_day_of_the_cohort(
+    sessions: httpx.AsyncClient, cast: Cast
+) -> None:
+    for day in (cast.school.starts_on, cast.school.ends_on):
+        response = await sessions.post(
+            "/v1/sessions",
+            json=plan(cast.school.id, cast.certified[:1], planned_on=day.isoformat()),
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["planned_on"] == day.isoformat()
 
 
 @pytest.mark.parametrize(
@@ -425,7 +558,7 @@ async def test_an_unknown_session_is_404(sessions: httpx.AsyncClient) -> None:
     for response in (
         await sessions.get(f"/v1/sessions/{missing}"),
         await sessions.post(f"/v1/sessions/{missing}/completion", json=completion()),
-        await sessions.post(f"/v1/sessions/{missing}/cancellation", json={"reason": "No."}),
+        await sessions.post(f"/v1/sessions/{missing}/cancellation", json={"reason": "other"}),
     ):
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
@@ -450,7 +583,7 @@ async def test_a_coordinator_records_sessions_only_for_their_own_school(
         ),
         await sessions.get(path, headers=theirs),
         await sessions.post(f"{path}/completion", json=completion(), headers=theirs),
-        await sessions.post(f"{path}/cancellation", json={"reason": "Not ours."}, headers=theirs),
+        await sessions.post(f"{path}/cancellation", json={"reason": "other"}, headers=theirs),
         await sessions.get(
             "/v1/sessions", params={"school_id": str(cast.school.id)}, headers=theirs
         ),
@@ -478,11 +611,14 @@ async def test_a_coordinator_cancels_their_own_schools_session(
     session = await planned(sessions, cast)
 
     response = await sessions.post(
-        f"/v1/sessions/{session['id']}/cancellation", json={"reason": "Exams."}, headers=ours
+        f"/v1/sessions/{session['id']}/cancellation",
+        json={"reason": "schedule_conflict", "note": "Exams all week."},
+        headers=ours,
     )
 
     assert response.status_code == 200, response.text
-    assert response.json()["cancellation_reason"] == "Exams."
+    assert response.json()["cancellation_reason"] == "schedule_conflict"
+    assert response.json()["cancellation_note"] == "Exams all week."
 
 
 async def test_admin_lists_every_schools_sessions(sessions: httpx.AsyncClient, cast: Cast) -> None:

@@ -143,7 +143,7 @@ async def test_enrol_certify_and_five_sessions_publish_each_milestone_once(
         cancelled_id = rained_off.json()["id"]
         cancelled = await sessions.post(
             f"/v1/sessions/{cancelled_id}/cancellation",
-            json={"reason": "School closed for a public holiday."},
+            json={"reason": "weather", "note": "Heavy snow: Aruzhan's class stayed home."},
         )
         assert cancelled.status_code == 200, cancelled.text
 
@@ -195,7 +195,10 @@ async def test_enrol_certify_and_five_sessions_publish_each_milestone_once(
     assert by_kind["school.first_session"]["evidence"] == {"sessions_delivered": 1}
     assert progress["sessions_facilitated"] == 5
     assert progress["peer_participations"] == 94
-    # Only opaque ids and categories leave the service: never the trainer's name.
+    (cancellation,) = [b for subject, b in fact_bodies.values() if "cancelled" in subject]
+    assert cancellation["reason"] == "weather"
+    # Only opaque ids and categories leave the service: never the trainer's name, nor the
+    # note a coordinator wrote about a cancellation.
     published = b"".join(m.data for m in [*milestones, *facts]).decode()
     assert "Aruzhan" not in published
     assert "Serikbayeva" not in published

@@ -13,7 +13,7 @@ from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrol
 from yts_contracts.envelope import EventData, to_nats
 from yts_contracts.milestones import MilestoneKind, MilestoneReached, SubjectType, milestone_id
 from yts_contracts.private import SchoolContact
-from yts_contracts.sessions import SessionCancelled, SessionCompleted
+from yts_contracts.sessions import CancellationReason, SessionCancelled, SessionCompleted
 
 
 async def publish(
@@ -128,6 +128,6 @@ def session_cancelled(school_id: uuid.UUID, cancelled_at: datetime) -> SessionCa
     return SessionCancelled(
         session_id=new_id(),
         school_id=school_id,
-        reason="School closed for a public holiday.",
+        reason=CancellationReason.SCHOOL_CLOSURE,
         cancelled_at=cancelled_at,
     )

@@ -37,6 +37,7 @@ from yts_contracts.milestones import (
     milestone_id,
 )
 from yts_contracts.sessions import (
+    CancellationReason,
     Feedback,
     ModuleCompleted,
     Participants,
@@ -504,7 +505,7 @@ def generate(
             SessionCancelled(
                 session_id=s.id,
                 school_id=s.school,
-                reason="School closed for a public holiday.",
+                reason=CancellationReason.SCHOOL_CLOSURE,
                 cancelled_at=s.cancelled_at,
             ),
             event_id(),

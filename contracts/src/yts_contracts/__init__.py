@@ -34,6 +34,7 @@ from yts_contracts.milestones import (
 )
 from yts_contracts.private import SchoolContact
 from yts_contracts.sessions import (
+    CancellationReason,
     Feedback,
     ModuleCompleted,
     Participants,
@@ -64,6 +65,7 @@ __all__ = [
     "PRIVATE_STREAM",
     "SESSIONS_STREAM",
     "STREAMS",
+    "CancellationReason",
     "Catalog",
     "CloudEventAttributes",
     "CohortOpened",

@@ -6,10 +6,12 @@ anonymous: a session reports how many students took part, by category, never who
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeInt,
@@ -169,25 +171,48 @@ class SessionCompleted(EventData):
         return str(self.session_id)
 
 
+class CancellationReason(StrEnum):
+    """Why a planned peer session was cancelled: a category, never free text (a sentence can
+    name a trainer, and trainers are minors)."""
+
+    FACILITATOR_UNAVAILABLE = "facilitator_unavailable"  # ill, away, at an olympiad
+    SCHOOL_CLOSURE = "school_closure"  # holiday, quarantine, a day declared off
+    SCHEDULE_CONFLICT = "schedule_conflict"  # exams, a school event, the room taken
+    LOW_ATTENDANCE = "low_attendance"  # too few peers came or signed up
+    WEATHER = "weather"  # snow, frost, smog: classes moved online or called off
+    OTHER = "other"
+
+
+_REASON_CODES = frozenset(reason.value for reason in CancellationReason)
+
+
+def _read_reason(value: object) -> object:
+    """Tolerant reading of events already on the stream. Until reasons became codes,
+    ``reason`` was a sentence; those events stay in YTS_SESSIONS for replay and rebuilds.
+    Reading one as ``other`` keeps every consumer counting the cancellation (dead-lettering it
+    would let the session count as delivered) and never hands the sentence, which may name a
+    minor, to the code that reads it. A non-string is still refused: no producer ever sent one."""
+    if isinstance(value, str) and value not in _REASON_CODES:
+        return CancellationReason.OTHER
+    return value
+
+
 class SessionCancelled(EventData):
     event_type: ClassVar[str] = "yts.sessions.session.cancelled.v1"
     stream: ClassVar[str] = SESSIONS_STREAM
     description: ClassVar[str] = (
         "A planned peer session will not take place. Published once, when the school's "
         "coordinator cancels it; a cancelled session never completes and counts for nothing. "
-        "The reason is short free text written for partners: it must not name or otherwise "
-        "identify any trainer or student."
+        "The reason is a code from a closed list, never free text: any note the coordinator "
+        "adds stays in the sessions service."
     )
 
     session_id: Id = Field(description="Opaque id of the cancelled peer session.")
     school_id: Id = Field(description="School that had planned the session.")
-    reason: str = Field(
-        min_length=1,
-        max_length=500,
-        pattern=r"\S",
-        description="Why the session was cancelled, in a sentence (1 to 500 characters). "
-        "Never contains personal data: no names, contacts or health details.",
-        examples=["School closed for a public holiday."],
+    reason: Annotated[CancellationReason, BeforeValidator(_read_reason)] = Field(
+        description="Category of the reason: facilitator_unavailable, school_closure, "
+        "schedule_conflict, low_attendance, weather or other. Events published before reasons "
+        "became codes carry a sentence instead: read any value not in this list as other.",
     )
     cancelled_at: Timestamp = Field(
         description="When the coordinator cancelled the session (RFC 3339, with time zone).",

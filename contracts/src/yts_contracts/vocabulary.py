@@ -5,12 +5,14 @@ Every value here is a category, never something that identifies a person: traine
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -30,8 +32,22 @@ Timestamp = Annotated[
 ]
 """A moment: RFC 3339 date-time with a time zone (Z or an offset)."""
 
-Day = Annotated[date, Field(json_schema_extra={"pattern": DAY_PATTERN})]
-"""A calendar day: ISO 8601 date, YYYY-MM-DD."""
+_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def day_text(value: object) -> object:
+    """Only ``YYYY-MM-DD`` text (or a date, when built in code) reaches pydantic's date parsing,
+    which on its own reads ``0`` and ``"0"`` as 1970-01-01 and a timestamp at midnight as its
+    day: what the pattern of the JSON Schema refuses, the model refuses too."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DAY_TEXT.fullmatch(value):
+        return value
+    raise PydanticCustomError("iso_date", "must be a date written as YYYY-MM-DD")
+
+
+Day = Annotated[date, BeforeValidator(day_text), Field(json_schema_extra={"pattern": DAY_PATTERN})]
+"""A calendar day: ISO 8601 date, exactly YYYY-MM-DD (in events and in the APIs' input)."""
 
 Grade = Literal[9, 10, 11]
 """School grade of a young trainer: only students of grades 9 to 11 are trained."""

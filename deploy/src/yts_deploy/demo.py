@@ -58,12 +58,13 @@ SURNAMES = (
     "Abenov", "Serikov", "Tokhtarov", "Baimukhanov", "Mukanov", "Ivanov", "Petrov",
     "Kim", "Li", "Utegenov", "Dzhaksybekov",
 )  # fmt: skip
+# (reason code, the coordinator's note, kept inside the sessions service)
 CANCELLATION_REASONS = (
-    "School closed for a public holiday.",
-    "The assembly hall was needed for exams.",
-    "Quarantine day declared by the school.",
-    "The facilitators were at a city olympiad.",
-    "Heavy snowfall: classes were held online.",
+    ("school_closure", "School closed for a public holiday."),
+    ("schedule_conflict", "The assembly hall was needed for exams."),
+    ("school_closure", "Quarantine day declared by the school."),
+    ("facilitator_unavailable", "The facilitators were at a city olympiad."),
+    ("weather", "Heavy snowfall: classes were held online."),
 )
 # Withdrawals: (reason, share of trainers); graduation only for grade 11.
 LATE_WITHDRAWALS = (("moved_school", 0.015), ("graduated", 0.02), ("personal", 0.01))
@@ -179,7 +180,7 @@ class SessionPlan:
     duration_minutes: int
     participants: dict[str, Any]
     feedback: dict[str, Any]
-    cancellation: str | None = None
+    cancellation: tuple[str, str] | None = None  # (reason code, note kept in sessions)
 
     def plan_body(self, school_id: str, facilitator_ids: list[str]) -> dict[str, Any]:
         return {
@@ -602,7 +603,7 @@ class DemoLoader:
                     "sessions",
                     "POST",
                     f"/v1/sessions/{planned['id']}/cancellation",
-                    {"reason": session.cancellation},
+                    {"reason": session.cancellation[0], "note": session.cancellation[1]},
                 )
             else:
                 await self.request(

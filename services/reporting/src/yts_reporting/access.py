@@ -15,10 +15,11 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from yts_chassis.auth import Principal, Role, TokenRegistry, ensure_school_access, require_roles
 from yts_chassis.errors import Problem
-from yts_contracts.vocabulary import District, Gender
+from yts_contracts.vocabulary import Day, District, Gender
 
 from yts_reporting.indicators import Filters
 
@@ -64,13 +65,37 @@ def browser_principal(request: Request) -> Principal | None:
     return identify(request, cookie) if cookie else None
 
 
+# A period's ends, as enrolment bounds every date it takes: a year outside these is a slip
+# (0205 for 2025) or a number read as a date (to=0), never a period anyone reports on.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+
+
+def _within_reporting_years(day: date) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise PydanticCustomError(
+            "date_in_range",
+            "must be between {earliest} and {latest}",
+            {"earliest": str(EARLIEST_DAY), "latest": str(LATEST_DAY)},
+        )
+    return day
+
+
+PeriodEnd = Annotated[Day, AfterValidator(_within_reporting_years)]
+"""A first or last day of the period: exactly YYYY-MM-DD, years 2000 to 2100."""
+
+
 async def _requested(
     start: Annotated[
-        date | None,
-        Query(alias="from", description="first day included (YYYY-MM-DD, programme time zone)"),
+        PeriodEnd | None,
+        Query(
+            alias="from",
+            description="first day included (YYYY-MM-DD, years 2000-2100, programme time zone)",
+        ),
     ] = None,
     end: Annotated[
-        date | None, Query(alias="to", description="last day included (YYYY-MM-DD)")
+        PeriodEnd | None,
+        Query(alias="to", description="last day included (YYYY-MM-DD, years 2000-2100)"),
     ] = None,
     district: Annotated[District | None, Query(description="Almaty district")] = None,
     school: Annotated[uuid.UUID | None, Query(alias="school_id", description="one school")] = None,
@@ -129,8 +154,8 @@ class FilterForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    start: date | None = Field(default=None, alias="from")
-    end: date | None = Field(default=None, alias="to")
+    start: PeriodEnd | None = Field(default=None, alias="from")
+    end: PeriodEnd | None = Field(default=None, alias="to")
     district: District | None = None
     school_id: uuid.UUID | None = None
     cohort_id: uuid.UUID | None = None

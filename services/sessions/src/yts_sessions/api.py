@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse
 from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles, school_scope
-from yts_chassis.errors import Problem
+from yts_chassis.errors import Problem, problem_response
 from yts_chassis.paging import Limit, Offset, Page
+from yts_contracts.sessions import CancellationReason
 
 from yts_sessions import queries, usecases
-from yts_sessions.domain import SessionStatus
+from yts_sessions.domain import RuleBroken, SessionStatus
 from yts_sessions.schemas import (
     CancellationIn,
     CompletedModuleOut,
@@ -36,6 +38,13 @@ PROBLEMS = {
     403: {"description": "the token's role or school does not allow this"},
     422: {"description": "bad input: the problem names the field and the rule"},
 }
+
+
+async def rule_broken(request: Request, exc: Exception) -> JSONResponse:
+    """A rule of the domain refused the input: 422, naming the field and the rule."""
+    assert isinstance(exc, RuleBroken)
+    breach = exc.breach
+    return problem_response(Problem.invalid(breach.field, breach.rule, breach.message), request)
 
 
 def session_out(record: usecases.SessionRecord) -> SessionOut:
@@ -67,7 +76,10 @@ def session_out(record: usecases.SessionRecord) -> SessionOut:
         if completed
         else None,
         completed_at=peer.completed_at,
-        cancellation_reason=peer.cancellation_reason,
+        cancellation_reason=CancellationReason(peer.cancellation_reason)
+        if peer.cancellation_reason
+        else None,
+        cancellation_note=peer.cancellation_note,
         cancelled_at=peer.cancelled_at,
     )
 
@@ -209,6 +221,8 @@ def build_router(deps: usecases.Deps) -> APIRouter:
     async def cancel_session(
         session_id: uuid.UUID, body: CancellationIn, principal: Staff
     ) -> SessionOut:
+        """The reason, a code, is published to partners in `session.cancelled`; the note stays
+        in this service (school and programme staff read it here) and is never published."""
         return session_out(await usecases.cancel_session(deps, session_id, body, principal))
 
     return router

@@ -14,20 +14,25 @@ from yts_sessions.settings import MilestoneThresholds
 
 __all__ = [
     "Breach",
+    "CohortDates",
     "Count",
     "Increment",
     "MilestoneRule",
+    "RuleBroken",
     "SessionStatus",
     "Step",
     "Subject",
     "TrainerStatus",
+    "completed_on_breach",
     "crossed",
     "delivered_on_breach",
+    "enforce",
     "feedback_breach",
     "is_certified",
     "milestone_rules",
     "module_increments",
     "participants_breach",
+    "planned_on_breach",
     "session_increments",
 ]
 
@@ -50,6 +55,25 @@ class Breach:
     field: str
     rule: str
     message: str
+
+
+class RuleBroken(ValueError):
+    """Input a rule of the domain refuses; the API answers it with a 422 problem naming the
+    field and the rule, and nothing is stored or published."""
+
+    def __init__(self, breach: Breach) -> None:
+        super().__init__(f"{breach.field}: {breach.message}")
+        self.breach = breach
+
+
+def enforce(breach: Breach | None) -> None:
+    """Raise RuleBroken when a rule is broken."""
+    if breach is not None:
+        raise RuleBroken(breach)
+
+
+CohortDates = tuple[date, date]
+"""First and last day of a cohort: a trainer's training and sessions happen inside them."""
 
 
 # -- rules of a peer session --------------------------------------------------------------
@@ -103,7 +127,7 @@ def feedback_breach(responses: int, average_rating: float | None, total: int) ->
 
 
 def delivered_on_breach(
-    delivered_on: date, today: date, cohorts: Iterable[tuple[date, date]]
+    delivered_on: date, today: date, cohorts: Iterable[CohortDates]
 ) -> Breach | None:
     """A session is recorded after it took place, inside each facilitator's cohort."""
     if delivered_on > today:
@@ -119,6 +143,39 @@ def delivered_on_breach(
                 "within_cohort",
                 f"{delivered_on} is outside the facilitators' cohort ({starts_on} to {ends_on})",
             )
+    return None
+
+
+def planned_on_breach(planned_on: date, cohorts: Iterable[CohortDates]) -> Breach | None:
+    """A session is planned for a day its facilitators' cohorts run: it can only be delivered
+    then. A day already past is allowed (a session recorded after the fact)."""
+    for starts_on, ends_on in cohorts:
+        if not starts_on <= planned_on <= ends_on:
+            return Breach(
+                "planned_on",
+                "within_cohort",
+                f"{planned_on} is outside the facilitators' cohort ({starts_on} to {ends_on}); "
+                "a session is planned for a day its cohort runs",
+            )
+    return None
+
+
+def completed_on_breach(completed_on: date, today: date, cohort: CohortDates) -> Breach | None:
+    """A module is recorded after it was completed, and the training starts with the cohort."""
+    if completed_on > today:
+        return Breach(
+            "completed_on",
+            "not_in_future",
+            f"{completed_on} is in the future; record a module once it has been completed",
+        )
+    starts_on, _ = cohort
+    if completed_on < starts_on:
+        return Breach(
+            "completed_on",
+            "not_before_cohort",
+            f"{completed_on} is before the trainer's cohort started ({starts_on}); "
+            "modules are completed during the programme",
+        )
     return None
 
 

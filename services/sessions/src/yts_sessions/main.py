@@ -40,9 +40,11 @@ def create_app(settings: SessionsSettings | None = None) -> FastAPI:
     settings = settings or load_settings(SessionsSettings)
     runtime = ServiceRuntime(settings, store.messaging, MIGRATIONS)
     deps = build_deps(runtime, settings)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="YTS sessions",
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
         subscriptions=[handlers.subscriptions(runtime)],
     )
+    app.add_exception_handler(domain.RuleBroken, api.rule_broken)
+    return app

@@ -4,7 +4,9 @@ out-of-order event leaves the same roster."""
 
 from __future__ import annotations
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from yts_chassis.consumer import EventHandler
 from yts_chassis.database import upsert
 from yts_contracts.enrolment import (
@@ -17,7 +19,13 @@ from yts_contracts.enrolment import (
 from yts_contracts.envelope import ReceivedEvent
 
 from yts_sessions.domain import TrainerStatus
-from yts_sessions.store import RosterCohort, RosterSchool, RosterTrainer
+from yts_sessions.store import (
+    PeerSession,
+    RosterCohort,
+    RosterSchool,
+    RosterTrainer,
+    SessionFacilitator,
+)
 
 
 async def school_registered(session: AsyncSession, event: ReceivedEvent) -> None:
@@ -87,8 +95,19 @@ async def trainer_withdrawn(session: AsyncSession, event: ReceivedEvent) -> None
 async def trainer_erased(session: AsyncSession, event: ReceivedEvent) -> None:
     data = event.data
     assert isinstance(data, TrainerErased)
-    # Nothing personal is held here; the tombstone keeps its completions, sessions and
-    # milestones so that counts stay right.
+    # The tombstone keeps its completions, sessions and milestones so that counts stay right.
+    # The only free text here, a cancelled session's note, may name the trainer: the notes of
+    # the sessions they were to run go.
+    facilitated = select(col(SessionFacilitator.session_id)).where(
+        col(SessionFacilitator.trainer_id) == data.trainer_id
+    )
+    await session.execute(
+        update(PeerSession)
+        .where(
+            col(PeerSession.id).in_(facilitated), col(PeerSession.cancellation_note).is_not(None)
+        )
+        .values(cancellation_note=None)
+    )
     await upsert(
         session,
         RosterTrainer,

@@ -10,8 +10,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, StringConstraints
 from yts_contracts.milestones import MilestoneKind, SubjectType
-from yts_contracts.sessions import MAX_FACILITATORS, MAX_PARTICIPANTS, PeerGrade
-from yts_contracts.vocabulary import LanguageCode, ModuleSlug
+from yts_contracts.sessions import (
+    MAX_FACILITATORS,
+    MAX_PARTICIPANTS,
+    CancellationReason,
+    PeerGrade,
+)
+from yts_contracts.vocabulary import Day, LanguageCode, ModuleSlug
 
 from yts_sessions.domain import SessionStatus
 
@@ -24,6 +29,9 @@ Facilitators = Annotated[
         "certified, active and of the session's school",
     ),
 ]
+
+
+MAX_NOTE = 500
 
 
 class Strict(BaseModel):
@@ -44,8 +52,10 @@ class ModuleOut(BaseModel):
 
 class ModuleCompletionIn(Strict):
     module_id: ModuleSlug = Field(description="id of a curriculum module (GET /v1/modules)")
-    completed_on: date | None = Field(
-        default=None, description="day the module was completed; today if left out"
+    completed_on: Day | None = Field(
+        default=None,
+        description="day the module was completed (YYYY-MM-DD), from the start of the "
+        "trainer's cohort to today; today if left out",
     )
 
 
@@ -92,7 +102,10 @@ class SessionPlanIn(Strict):
     topic_module_id: ModuleSlug = Field(description="the curriculum module the session is about")
     facilitator_ids: Facilitators
     language: LanguageCode
-    planned_on: date | None = Field(default=None, description="the day it is planned for")
+    planned_on: Day | None = Field(
+        default=None,
+        description="the day it is planned for (YYYY-MM-DD), inside the facilitators' cohort",
+    )
 
 
 class ParticipantsIn(Strict):
@@ -117,7 +130,10 @@ class FeedbackIn(Strict):
 
 
 class SessionCompletionIn(Strict):
-    delivered_on: date = Field(description="the day it took place: not in the future")
+    delivered_on: Day = Field(
+        description="the day it took place (YYYY-MM-DD): not in the future, inside the "
+        "facilitators' cohort"
+    )
     duration_minutes: int = Field(ge=1, le=480)
     participants: ParticipantsIn
     feedback: FeedbackIn = Field(default_factory=FeedbackIn)
@@ -130,9 +146,16 @@ class SessionCompletionIn(Strict):
 
 
 class CancellationIn(Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
-        description="why, in a sentence partners read; never names or other personal data",
-        examples=["School closed for a public holiday."],
+    reason: CancellationReason = Field(
+        description="why, as a code partners read: facilitator_unavailable, school_closure, "
+        "schedule_conflict, low_attendance, weather or other",
+        examples=["school_closure"],
+    )
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None = Field(
+        default=None,
+        description="what happened, in your words, for the school and programme staff only: "
+        "kept in this service, never published (up to 500 characters)",
+        examples=["The assembly hall is taken by exam preparation all week."],
     )
 
 
@@ -162,5 +185,8 @@ class SessionOut(BaseModel):
     participants: ParticipantsOut | None = None
     feedback: FeedbackOut | None = None
     completed_at: datetime | None = None
-    cancellation_reason: str | None = None
+    cancellation_reason: CancellationReason | None = None
+    cancellation_note: str | None = Field(
+        default=None, description="the coordinator's own words; never published"
+    )
     cancelled_at: datetime | None = None

@@ -1,7 +1,9 @@
 """The sessions service's tables (its own database): a roster replica built from enrolment's
 events, module completions, peer sessions, counters and milestones.
 
-Nothing here is personal data: trainers are opaque ids with their school, cohort and grade."""
+Trainers are opaque ids with their school, cohort and grade. The one free text is a cancelled
+session's note, which may name someone: it is never published, and erasing a trainer clears
+the notes of the sessions they were to run."""
 
 from __future__ import annotations
 
@@ -93,8 +95,10 @@ class PeerSession(SessionsTable, table=True):
     feedback_responses: int | None = None
     feedback_average_rating: float | None = None
     completed_at: datetime | None = None
-    # Filled in on cancellation.
-    cancellation_reason: str | None = Field(default=None, max_length=500)
+    # Filled in on cancellation. The reason is a code and is published; the note is the
+    # coordinator's own words, kept here only and cleared when a facilitator is erased.
+    cancellation_reason: str | None = Field(default=None, max_length=40)
+    cancellation_note: str | None = Field(default=None, max_length=500)
     cancelled_at: datetime | None = None
 
 

@@ -30,7 +30,14 @@ from yts_contracts.sessions import (
 
 from yts_sessions import domain, store
 from yts_sessions.curriculum import Curriculum
-from yts_sessions.domain import Breach, Increment, MilestoneRule, SessionStatus, TrainerStatus
+from yts_sessions.domain import (
+    CohortDates,
+    Increment,
+    MilestoneRule,
+    SessionStatus,
+    TrainerStatus,
+    enforce,
+)
 from yts_sessions.schemas import (
     CancellationIn,
     ModuleCompletionIn,
@@ -69,10 +76,6 @@ class SessionRecord:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _invalid(breach: Breach) -> Problem:
-    return Problem.invalid(breach.field, breach.rule, breach.message)
 
 
 def _not_on_roster(field: str, trainer_id: uuid.UUID) -> Problem:
@@ -184,10 +187,8 @@ async def complete_module(
                 "exists",
                 f"no curriculum module {cmd.module_id!r}; GET /v1/modules lists them",
             )
-        if completed_on > today:
-            raise Problem.invalid(
-                "completed_on", "not_in_future", f"{completed_on} is in the future"
-            )
+        (cohort,) = await _cohort_dates(session, [trainer], "completed_on")
+        enforce(domain.completed_on_breach(completed_on, today, cohort))
         if trainer.status != TrainerStatus.active.value:
             raise Problem.invalid(
                 "trainer_id",
@@ -304,7 +305,10 @@ async def plan_session(deps: Deps, cmd: SessionPlanIn, principal: Principal) -> 
                 f"school {cmd.school_id} is not registered as far as this service knows; if it "
                 "was just registered, its event may not have arrived yet: try again in a moment",
             )
-        await _check_facilitators(session, deps, cmd.school_id, cmd.facilitator_ids)
+        trainers = await _check_facilitators(session, deps, cmd.school_id, cmd.facilitator_ids)
+        if cmd.planned_on is not None:
+            cohorts = await _cohort_dates(session, trainers, "planned_on")
+            enforce(domain.planned_on_breach(cmd.planned_on, cohorts))
         peer = PeerSession(
             id=new_id(),
             school_id=cmd.school_id,
@@ -381,18 +385,19 @@ async def complete_session(
     async with deps.db.transaction() as session:
         peer, planned = await _planned_session(session, session_id, principal)
         facilitator_ids = list(cmd.facilitator_ids or planned)
-        breach = domain.participants_breach(
-            participants.total, participants.female, participants.male, participants.by_grade
-        ) or domain.feedback_breach(
-            cmd.feedback.responses, cmd.feedback.average_rating, participants.total
+        enforce(
+            domain.participants_breach(
+                participants.total, participants.female, participants.male, participants.by_grade
+            )
         )
-        if breach:
-            raise _invalid(breach)
+        enforce(
+            domain.feedback_breach(
+                cmd.feedback.responses, cmd.feedback.average_rating, participants.total
+            )
+        )
         trainers = await _check_facilitators(session, deps, peer.school_id, facilitator_ids)
-        cohorts = await _cohort_dates(session, trainers)
-        breach = domain.delivered_on_breach(cmd.delivered_on, today, cohorts)
-        if breach:
-            raise _invalid(breach)
+        cohorts = await _cohort_dates(session, trainers, "delivered_on")
+        enforce(domain.delivered_on_breach(cmd.delivered_on, today, cohorts))
         completed_at = _now()
         language = cmd.language or peer.language
         await _claim(
@@ -446,9 +451,10 @@ async def complete_session(
 
 
 async def _cohort_dates(
-    session: AsyncSession, trainers: Sequence[RosterTrainer]
-) -> list[tuple[date, date]]:
-    dates: list[tuple[date, date]] = []
+    session: AsyncSession, trainers: Sequence[RosterTrainer], field: str
+) -> list[CohortDates]:
+    """The dates of each trainer's cohort, which bound the day given in ``field``."""
+    dates: list[CohortDates] = []
     for trainer in trainers:
         cohort = (
             await session.get(RosterCohort, trainer.cohort_id)
@@ -457,7 +463,7 @@ async def _cohort_dates(
         )
         if cohort is None:
             raise Problem.invalid(
-                "delivered_on",
+                field,
                 "within_cohort",
                 f"the dates of trainer {trainer.trainer_id}'s cohort are not known yet (the "
                 "cohort's event may not have arrived): try again in a moment",
@@ -477,7 +483,9 @@ async def cancel_session(
             session_id,
             {
                 "status": SessionStatus.cancelled.value,
-                "cancellation_reason": cmd.reason,
+                "cancellation_reason": cmd.reason.value,
+                # The note stays here: the event carries the code only.
+                "cancellation_note": cmd.note or None,
                 "cancelled_at": cancelled_at,
             },
         )
