@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from faststream.nats import NatsRouter
 from nats.js.client import JetStreamContext
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.routing import Match
 
 from yts_chassis.auth import TokenRegistry
 from yts_chassis.bodylimit import RequestBodyLimit
@@ -186,7 +188,8 @@ class ServiceRuntime:
             finally:
                 await runtime.stop()
 
-        app = FastAPI(
+        # Swagger UI and ReDoc from files in the fastapi-offline package: /docs works offline.
+        app = FastAPIOffline(
             title=title,
             description=description,
             version=version,
@@ -226,10 +229,23 @@ class _HttpMetrics(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        path = _route_path(request)
         HTTP_REQUESTS.labels(self.service, request.method, path, response.status_code).inc()
         HTTP_LATENCY.labels(self.service, request.method, path).observe(
             time.perf_counter() - started
         )
         return response
+
+
+def _route_path(request: Request) -> str:
+    """The route template a request matched (``/v1/trainers/{trainer_id}``), to label metrics
+    without one series per id; routes outside FastAPI's own (the docs, their assets) do not set
+    ``scope["route"]``, so they are looked up; "unmatched" only when no route matches."""
+    route = request.scope.get("route")
+    if route is None:
+        for candidate in request.app.router.routes:
+            match, _ = candidate.matches(request.scope)
+            if match is Match.FULL:
+                route = candidate
+                break
+    return str(getattr(route, "path", "unmatched"))
