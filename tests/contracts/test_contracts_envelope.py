@@ -77,6 +77,8 @@ def test_headers_carry_the_cloudevents_attributes_and_the_dedup_id() -> None:
     assert headers["ce-time"] == "2024-09-16T04:30:00Z"
     assert headers["ce-subject"] == str(data.trainer_id)
     assert headers["ce-dataschema"] == "urn:yts:schema:yts.enrolment.trainer.enrolled.v1"
+    # The CloudEvents NATS binding's own header for datacontenttype, and Content-Type beside it.
+    assert headers["ce-datacontenttype"] == "application/json"
     assert headers["Content-Type"] == "application/json"
     assert envelope.event_id == str(EVENT_ID)
 
@@ -164,6 +166,7 @@ def test_message_without_headers_is_a_contract_violation() -> None:
         ("ce-time", "yesterday", "is not an RFC 3339 timestamp"),
         ("ce-time", "2024-09-16T09:30:00", "has no time zone"),
         ("Content-Type", "application/xml", "unsupported Content-Type"),
+        ("ce-datacontenttype", "text/plain", "unsupported ce-datacontenttype"),
     ],
 )
 def test_malformed_attribute_is_a_contract_violation(

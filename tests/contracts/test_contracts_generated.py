@@ -99,6 +99,7 @@ def test_asyncapi_headers_describe_the_cloudevents_binding() -> None:
         "ce-time",
         "ce-subject",
         "ce-dataschema",
+        "ce-datacontenttype",
         "Content-Type",
         "Nats-Msg-Id",
     ):

@@ -32,6 +32,9 @@ H_TYPE = "ce-type"
 H_TIME = "ce-time"
 H_SUBJECT = "ce-subject"
 H_DATASCHEMA = "ce-dataschema"
+# The binding maps the datacontenttype attribute to its own header (what SDKs that follow the
+# NATS binding read); Content-Type carries the same value for plain NATS clients.
+H_DATACONTENTTYPE = "ce-datacontenttype"
 H_CONTENT_TYPE = "Content-Type"
 H_TRACEPARENT = "traceparent"
 
@@ -139,6 +142,7 @@ def to_nats(
         H_TYPE: data.event_type,
         H_TIME: format_time(time or datetime.now(UTC)),
         H_DATASCHEMA: data.dataschema(),
+        H_DATACONTENTTYPE: CONTENT_TYPE,
         H_CONTENT_TYPE: CONTENT_TYPE,
         MSG_ID_HEADER: ident,
     }
@@ -184,11 +188,10 @@ def read_attributes(headers: Mapping[str, str] | None) -> CloudEventAttributes:
         raise ContractViolation(f"ce-time {raw_time!r} is not an RFC 3339 timestamp") from exc
     if moment.tzinfo is None:
         raise ContractViolation(f"ce-time {raw_time!r} has no time zone")
-    content_type = _header(headers, H_CONTENT_TYPE)
-    if content_type is not None and content_type.split(";")[0].strip() != CONTENT_TYPE:
-        raise ContractViolation(
-            f"unsupported Content-Type {content_type!r}; expected {CONTENT_TYPE}"
-        )
+    for name in (H_DATACONTENTTYPE, H_CONTENT_TYPE):
+        content_type = _header(headers, name)
+        if content_type is not None and content_type.split(";")[0].strip() != CONTENT_TYPE:
+            raise ContractViolation(f"unsupported {name} {content_type!r}; expected {CONTENT_TYPE}")
     return CloudEventAttributes(
         id=_header(headers, H_ID) or "",
         source=_header(headers, H_SOURCE) or "",
@@ -244,6 +247,7 @@ def from_nats(
             H_TIME,
             H_SUBJECT,
             H_DATASCHEMA,
+            H_DATACONTENTTYPE,
             H_CONTENT_TYPE,
             H_TRACEPARENT,
             MSG_ID_HEADER,

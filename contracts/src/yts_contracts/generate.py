@@ -24,6 +24,7 @@ from yts_contracts.catalog import CATALOG, Catalog, EventSpec
 from yts_contracts.envelope import (
     CONTENT_TYPE,
     H_CONTENT_TYPE,
+    H_DATACONTENTTYPE,
     H_DATASCHEMA,
     H_ID,
     H_SOURCE,
@@ -100,6 +101,7 @@ def _headers_schema() -> dict[str, Any]:
             H_TIME,
             H_SUBJECT,
             H_DATASCHEMA,
+            H_DATACONTENTTYPE,
             H_CONTENT_TYPE,
             MSG_ID_HEADER,
         ],
@@ -144,10 +146,16 @@ def _headers_schema() -> dict[str, Any]:
                 "format": "uri",
                 "description": "URN of the JSON Schema of the data: $id of the schema file.",
             },
+            H_DATACONTENTTYPE: {
+                "type": "string",
+                "const": CONTENT_TYPE,
+                "description": "Media type of the body: the datacontenttype attribute, as the "
+                "CloudEvents NATS binding maps it.",
+            },
             H_CONTENT_TYPE: {
                 "type": "string",
                 "const": CONTENT_TYPE,
-                "description": "Media type of the body.",
+                "description": "Media type of the body, the same value, for plain NATS clients.",
             },
             MSG_ID_HEADER: {
                 "type": "string",
