@@ -31,7 +31,8 @@ from yts_contracts.enrolment import (
     TrainerErased,
     TrainerWithdrawn,
 )
-from yts_contracts.envelope import EventData, to_nats
+from yts_contracts.envelope import to_nats
+from yts_contracts.event import EventData
 from yts_contracts.milestones import (
     MilestoneKind,
     MilestoneReached,

@@ -27,7 +27,8 @@ from yts_chassis.errors import Problem
 from yts_chassis.migrations import upgrade_async
 from yts_chassis.outbox import Outbox
 from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrolled
-from yts_contracts.envelope import EventData, from_nats, to_nats
+from yts_contracts.envelope import from_nats, to_nats
+from yts_contracts.event import EventData
 from yts_contracts.milestones import MilestoneKind
 from yts_sessions import domain, roster, store, usecases
 from yts_sessions.curriculum import load_curriculum

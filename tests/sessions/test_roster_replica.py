@@ -17,7 +17,8 @@ from yts_contracts.enrolment import (
     TrainerWithdrawn,
     WithdrawalReason,
 )
-from yts_contracts.envelope import EventData, from_nats, to_nats
+from yts_contracts.envelope import from_nats, to_nats
+from yts_contracts.event import EventData
 from yts_sessions import roster
 from yts_sessions.main import MIGRATIONS
 from yts_sessions.store import RosterTrainer

@@ -10,7 +10,8 @@ from typing import Any
 from nats.js.client import JetStreamContext
 from yts_chassis.ids import new_id
 from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrolled
-from yts_contracts.envelope import EventData, to_nats
+from yts_contracts.envelope import to_nats
+from yts_contracts.event import EventData
 from yts_contracts.milestones import MilestoneKind, MilestoneReached, SubjectType, milestone_id
 from yts_contracts.private import SchoolContact
 from yts_contracts.sessions import CancellationReason, SessionCancelled, SessionCompleted

@@ -28,7 +28,8 @@ from yts_contracts.enrolment import (
     TrainerErased,
     TrainerWithdrawn,
 )
-from yts_contracts.envelope import MSG_ID_HEADER, EventData, to_nats
+from yts_contracts.envelope import MSG_ID_HEADER, to_nats
+from yts_contracts.event import EventData
 from yts_contracts.milestones import (
     MilestoneKind,
     MilestoneReached,

@@ -26,7 +26,8 @@ from yts_contracts.enrolment import (
     TrainerWithdrawn,
     WithdrawalReason,
 )
-from yts_contracts.envelope import EventData, to_nats
+from yts_contracts.envelope import to_nats
+from yts_contracts.event import EventData
 from yts_sessions.curriculum import load_curriculum
 from yts_sessions.settings import CURRICULUM
 

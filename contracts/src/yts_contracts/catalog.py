@@ -17,7 +17,7 @@ from yts_contracts.enrolment import (
     TrainerErased,
     TrainerWithdrawn,
 )
-from yts_contracts.envelope import EventData
+from yts_contracts.event import EventData
 from yts_contracts.milestones import MilestoneReached
 from yts_contracts.private import SchoolContact
 from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted

@@ -12,7 +12,7 @@ from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
-from yts_contracts.envelope import EventData
+from yts_contracts.event import EventData
 from yts_contracts.streams import ENROLMENT_STREAM
 from yts_contracts.vocabulary import (
     Day,

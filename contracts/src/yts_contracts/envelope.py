@@ -12,17 +12,18 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-if TYPE_CHECKING:
-    from yts_contracts.catalog import Catalog
+from yts_contracts.catalog import CATALOG, Catalog
+from yts_contracts.event import SCHEMA_URN_PREFIX, EventData, schema_uri
+
+__all__ = ["SCHEMA_URN_PREFIX", "EventData", "schema_uri"]  # re-exported: the wire format's parts
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 MSG_ID_HEADER = "Nats-Msg-Id"
-SCHEMA_URN_PREFIX = "urn:yts:schema:"
 
 # Header names of the binding, in the order they are written.
 H_SPECVERSION = "ce-specversion"
@@ -37,40 +38,6 @@ H_DATASCHEMA = "ce-dataschema"
 H_DATACONTENTTYPE = "ce-datacontenttype"
 H_CONTENT_TYPE = "Content-Type"
 H_TRACEPARENT = "traceparent"
-
-
-def _describe_event(schema: dict[str, Any], model: type[Any]) -> None:
-    # The JSON Schema of an event says what fact it states, in the programme's words.
-    description = getattr(model, "description", "")
-    if isinstance(description, str) and description:
-        schema["description"] = description
-
-
-class EventData(BaseModel):
-    """Base of every event's ``data``.
-
-    Consumers are tolerant readers: unknown fields are ignored, so adding an optional field
-    is a compatible change. Subclasses set ``event_type`` (also the NATS subject), ``stream``
-    and ``description`` (which becomes the description of the event's JSON Schema).
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True, json_schema_extra=_describe_event)
-
-    event_type: ClassVar[str]
-    stream: ClassVar[str]
-    description: ClassVar[str] = ""
-
-    def ce_subject(self) -> str | None:
-        """The CloudEvents ``subject``: the id of the thing the event is about."""
-        return None
-
-    @classmethod
-    def dataschema(cls) -> str:
-        return schema_uri(cls.event_type)
-
-
-def schema_uri(event_type: str) -> str:
-    return f"{SCHEMA_URN_PREFIX}{event_type}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +181,6 @@ def from_nats(
     Raises ContractViolation for anything that can never be processed: the caller dead-letters it.
     """
     if catalog is None:
-        from yts_contracts.catalog import CATALOG
-
         catalog = CATALOG
     attributes = read_attributes(headers)
     if attributes.type != subject:

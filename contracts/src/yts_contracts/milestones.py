@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from yts_contracts.envelope import EventData
+from yts_contracts.event import EventData
 from yts_contracts.streams import MILESTONES_STREAM
 from yts_contracts.vocabulary import EventPart, Id, Timestamp
 

@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from yts_contracts.envelope import EventData
+from yts_contracts.event import EventData
 from yts_contracts.streams import PRIVATE_STREAM
 from yts_contracts.vocabulary import Id
 

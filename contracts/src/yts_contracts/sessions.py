@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from yts_contracts.envelope import EventData
+from yts_contracts.event import EventData
 from yts_contracts.streams import SESSIONS_STREAM
 from yts_contracts.vocabulary import (
     Day,

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from yts_contracts.envelope import EventData, NatsEnvelope, to_nats
+from yts_contracts.envelope import NatsEnvelope, to_nats
+from yts_contracts.event import EventData
 
 from yts_chassis.database import OUTBOX_DIRTY, Database
 from yts_chassis.ids import new_id
