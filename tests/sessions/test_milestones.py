@@ -16,7 +16,7 @@ import httpx
 import pytest
 from yts_chassis.settings import SettingsError, load_settings
 from yts_contracts.milestones import MilestoneKind, milestone_id
-from yts_sessions import domain
+from yts_sessions import milestones
 from yts_sessions.settings import MilestoneThresholds, SessionsSettings
 
 from tests.sessions.conftest import StartSessions
@@ -45,7 +45,7 @@ SMALL = {
 
 def test_the_default_thresholds_are_the_designs() -> None:
     settings = SessionsSettings()
-    rules = {r.kind: r for r in domain.milestone_rules(settings.milestones, len(CORE_MODULES))}
+    rules = {r.kind: r for r in milestones.milestone_rules(settings.milestones, len(CORE_MODULES))}
 
     assert set(rules) == set(MilestoneKind)
     assert {kind.value: rule.threshold for kind, rule in rules.items()} == {
@@ -76,14 +76,14 @@ def test_thresholds_are_configuration_read_from_the_environment(
 
 
 def test_a_threshold_is_crossed_by_exactly_one_step_of_a_growing_count() -> None:
-    rules = domain.milestone_rules(MilestoneThresholds(**SMALL), 6)
-    programme = domain.Subject.programme()
+    rules = milestones.milestone_rules(MilestoneThresholds(**SMALL), 6)
+    programme = milestones.Subject.programme()
     counts = [0, 25, 39, 40, 41, 79, 120, 130]
     reached = [
         rule.kind.value
         for before, after in pairwise(counts)
-        for rule in domain.crossed(
-            rules, domain.Step(programme, domain.Count.PEER_PARTICIPATIONS, before, after)
+        for rule in milestones.crossed(
+            rules, milestones.Step(programme, milestones.Count.PEER_PARTICIPATIONS, before, after)
         )
     ]
     assert reached == ["programme.peers.1000", "programme.peers.5000", "programme.peers.10000"]

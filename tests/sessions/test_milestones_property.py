@@ -30,7 +30,7 @@ from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrol
 from yts_contracts.envelope import from_nats, to_nats
 from yts_contracts.event import EventData
 from yts_contracts.milestones import MilestoneKind
-from yts_sessions import domain, roster, store, usecases
+from yts_sessions import milestones, roster, store, usecases
 from yts_sessions.curriculum import load_curriculum
 from yts_sessions.main import MIGRATIONS
 from yts_sessions.schemas import ModuleCompletionIn, ParticipantsIn, SessionCompletionIn
@@ -72,12 +72,16 @@ async def deps(database_factory) -> AsyncIterator[usecases.Deps]:
     await upgrade_async(url, MIGRATIONS)
     db = Database(url)
     try:
+        outbox = Outbox(store.messaging, "/yts/sessions")
+        zone = ZoneInfo("Asia/Almaty")
         yield usecases.Deps(
             db=db,
-            outbox=Outbox(store.messaging, "/yts/sessions"),
+            outbox=outbox,
             curriculum=CURRICULUM_MODULES,
-            rules=domain.milestone_rules(THRESHOLDS, len(CORE)),
-            timezone=ZoneInfo("Asia/Almaty"),
+            milestones=milestones.MilestoneEngine(
+                outbox, milestones.milestone_rules(THRESHOLDS, len(CORE)), zone
+            ),
+            timezone=zone,
         )
     finally:
         await db.dispose()

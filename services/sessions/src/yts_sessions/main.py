@@ -11,6 +11,7 @@ from yts_chassis.settings import load_settings
 
 from yts_sessions import api, domain, handlers, store, usecases
 from yts_sessions.curriculum import load_curriculum
+from yts_sessions.milestones import MilestoneEngine, milestone_rules
 from yts_sessions.settings import SessionsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +32,11 @@ def build_deps(runtime: ServiceRuntime, settings: SessionsSettings) -> usecases.
         db=runtime.db,
         outbox=runtime.outbox,
         curriculum=curriculum,
-        rules=domain.milestone_rules(settings.milestones, len(curriculum.core_ids)),
+        milestones=MilestoneEngine(
+            runtime.outbox,
+            milestone_rules(settings.milestones, len(curriculum.core_ids)),
+            ZoneInfo(settings.timezone),
+        ),
         timezone=ZoneInfo(settings.timezone),
     )
 

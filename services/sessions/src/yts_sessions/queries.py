@@ -15,7 +15,8 @@ from yts_chassis.paging import Slice, page
 from yts_contracts.milestones import SubjectType
 
 from yts_sessions.curriculum import Curriculum
-from yts_sessions.domain import Count, SessionStatus, Subject, is_certified
+from yts_sessions.domain import SessionStatus, is_certified
+from yts_sessions.milestones import Count, Subject
 from yts_sessions.store import (
     Counter,
     Milestone,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,6 @@ from yts_chassis.database import Database
 from yts_chassis.errors import Problem
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
-from yts_contracts.milestones import MilestoneKind, MilestoneReached, MilestoneSubject, milestone_id
 from yts_contracts.sessions import (
     Feedback,
     ModuleCompleted,
@@ -28,16 +27,10 @@ from yts_contracts.sessions import (
     SessionCompleted,
 )
 
-from yts_sessions import domain, store
+from yts_sessions import domain, milestones
 from yts_sessions.curriculum import Curriculum
-from yts_sessions.domain import (
-    CohortDates,
-    Increment,
-    MilestoneRule,
-    SessionStatus,
-    TrainerStatus,
-    enforce,
-)
+from yts_sessions.domain import CohortDates, SessionStatus, TrainerStatus, enforce
+from yts_sessions.milestones import MilestoneEngine
 from yts_sessions.schemas import (
     CancellationIn,
     ModuleCompletionIn,
@@ -45,7 +38,6 @@ from yts_sessions.schemas import (
     SessionPlanIn,
 )
 from yts_sessions.store import (
-    Milestone,
     ModuleCompletion,
     PeerSession,
     RosterCohort,
@@ -60,7 +52,7 @@ class Deps:
     db: Database
     outbox: Outbox
     curriculum: Curriculum
-    rules: tuple[MilestoneRule, ...]
+    milestones: MilestoneEngine
     timezone: ZoneInfo
 
     def today(self) -> date:
@@ -107,59 +99,6 @@ async def _completed_core(
     for trainer_id, module_id in rows.all():
         done[trainer_id].add(module_id)
     return done
-
-
-def _reached_at(deps: Deps, happened_on: date) -> datetime:
-    """When a milestone was reached: the day of the fact that crossed its threshold (a module
-    completed, a session delivered), so that facts recorded late count in the month they
-    belong to; the moment of recording when the fact happened today (programme's calendar)."""
-    if happened_on >= deps.today():
-        return _now()
-    return datetime.combine(happened_on, time.min, deps.timezone).astimezone(UTC)
-
-
-async def _advance(
-    session: AsyncSession,
-    deps: Deps,
-    increments: Sequence[Increment],
-    caused_by: str,
-    happened_on: date,
-) -> None:
-    """Add the increments to the counters and publish each milestone whose threshold they
-    cross. The counter statement serialises concurrent transactions on its row, so exactly
-    one of them sees a threshold crossed; the milestone's key is the second guard."""
-    now = _now()
-    reached_at = _reached_at(deps, happened_on)
-    for increment in increments:
-        after = await store.increment(
-            session, increment.subject.key, increment.count.value, increment.by
-        )
-        step = domain.Step(increment.subject, increment.count, after - increment.by, after)
-        for rule in domain.crossed(deps.rules, step):
-            subject = increment.subject
-            milestone = Milestone(
-                milestone_id=milestone_id(rule.kind, subject.type, subject.id),
-                kind=rule.kind.value,
-                subject_type=subject.type.value,
-                subject_id=subject.id,
-                reached_at=reached_at,
-                evidence={increment.count.value: after},
-                caused_by=caused_by,
-            )
-            if not await store.record_milestone(session, milestone):
-                continue
-            await deps.outbox.add(
-                session,
-                MilestoneReached(
-                    milestone_id=milestone.milestone_id,
-                    kind=MilestoneKind(milestone.kind),
-                    subject=MilestoneSubject(type=subject.type, id=subject.id),
-                    reached_at=reached_at,
-                    evidence=milestone.evidence,
-                    caused_by=uuid.UUID(caused_by),
-                ),
-                time=now,
-            )
 
 
 # -- module completions ---------------------------------------------------------------------
@@ -220,8 +159,8 @@ async def complete_module(
             await session.flush()
         except IntegrityError as exc:  # a concurrent request recorded it first
             raise _completed_twice(module.id) from exc
-        increments = domain.module_increments(trainer_id, module.core)
-        await _advance(session, deps, increments, envelope.event_id, completed_on)
+        increments = milestones.module_increments(trainer_id, module.core)
+        await deps.milestones.advance(session, increments, envelope.event_id, completed_on)
         done = await _completed_core(session, deps, [trainer_id])
         certified = domain.is_certified(done[trainer_id], deps.curriculum.core_ids)
     return completion, certified
@@ -444,8 +383,10 @@ async def complete_session(
                 ),
             ),
         )
-        increments = domain.session_increments(peer.school_id, facilitator_ids, participants.total)
-        await _advance(session, deps, increments, envelope.event_id, cmd.delivered_on)
+        increments = milestones.session_increments(
+            peer.school_id, facilitator_ids, participants.total
+        )
+        await deps.milestones.advance(session, increments, envelope.event_id, cmd.delivered_on)
         await session.refresh(peer)
     return SessionRecord(peer, facilitator_ids)
 
