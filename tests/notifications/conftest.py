@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from yts_notifications.domain import IPAddress, ip_literal
+from yts_notifications.egress import Resolver
 from yts_notifications.main import create_app
 from yts_notifications.settings import NotificationsSettings
 
@@ -55,6 +62,55 @@ async def receipts_about(partner: Partner, needle: str, count: int = 1) -> list[
     return await at_least(partner.about(needle), count)
 
 
+async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float | None:
+    """The value of one sample on ``/metrics``, None when it is not there."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+def resolving(names: dict[str, list[str]] | None = None) -> Resolver:
+    """A resolver that knows ``names`` only: the tests never ask real DNS. An address given as
+    the host is its own answer, as with the system's resolver."""
+    known = names or {}
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        literal = ip_literal(host)
+        if literal is not None:
+            return [literal]
+        if host not in known:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} is not a name of this test")
+        return [ipaddress.ip_address(address) for address in known[host]]
+
+    return resolve
+
+
+@dataclass
+class Listener:
+    """A TCP port on loopback that counts the connections made to it and answers nothing."""
+
+    port: int = 0
+    connections: list[tuple[str, int]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[Listener]:
+    counted = Listener()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counted.connections.append(writer.get_extra_info("peername"))
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    counted.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield counted
+
+
 @pytest.fixture
 def mailbox() -> Iterator[MailBox]:
     box = MailBox().start()
@@ -94,18 +150,25 @@ def start_notifications(
     provisioned: str, database_factory: Any, mailbox: MailBox
 ) -> StartNotifications:
     """``async with start_notifications(**settings) as client``: the real app on the real
-    broker and a fresh database; ``database_url=`` reuses one (a restart)."""
+    broker and a fresh database; ``database_url=`` reuses one (a restart); ``resolver=``
+    answers for webhook hosts (by default only addresses are known, no name)."""
 
     @asynccontextmanager
     async def start(
         *,
         clock: Callable[[], datetime] | None = None,
         database_url: str | None = None,
+        resolver: Resolver | None = None,
         **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
         url = database_url or await database_factory("notifications")
         settings = notifications_settings(provisioned, url, mailbox, **overrides)
-        app = create_app(settings, clock=clock) if clock else create_app(settings)
+        resolver = resolver or resolving()
+        app = (
+            create_app(settings, clock=clock, resolver=resolver)
+            if clock
+            else create_app(settings, resolver=resolver)
+        )
         async with running(app) as client:
             client.app = app  # type: ignore[attr-defined]
             client.database_url = url  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from nats.js.client import JetStreamContext
 from yts_chassis.ids import new_id
 from yts_contracts.milestones import MilestoneKind
@@ -21,6 +22,7 @@ from tests.notifications.conftest import (
     StartNotifications,
     deliveries,
     mails_to,
+    metric,
     receipts_about,
 )
 from tests.support import notifications_events as ev
@@ -243,3 +245,70 @@ async def test_smtp_refusals_are_retried_when_temporary_and_fail_at_once_when_pe
     assert never["attempts"] == 1
     assert never["last_result"].startswith("550")
     assert mailbox.to(never_email) == []
+
+
+@pytest.mark.parametrize(
+    "bad_email",
+    [
+        "zzq..x@example.org",  # two dots in a row
+        "deputy[12]@example.org",
+        "deputy(12@example.org",
+        "deputy(12)@example.org",  # a comment to mail: it would go to deputy@example.org
+    ],
+)
+async def test_a_contact_mail_cannot_carry_fails_its_own_mail_and_later_mail_and_webhooks_go(
+    notifications: httpx.AsyncClient,
+    js: JetStreamContext,
+    mailbox: MailBox,
+    partners: Any,
+    bad_email: str,
+) -> None:
+    watcher: Partner = await partners("watcher")
+    subscribed = await notifications.post(
+        "/v1/webhook-subscriptions",
+        json={"partner": "watcher", "url": watcher.url, "event_types": ["yts.enrolment.>"]},
+    )
+    assert subscribed.status_code == 201
+    bad_school, good_school, good_email = new_id(), new_id(), address()
+    await ev.publish(js, ev.contact(bad_school, bad_email, "en"))
+    bad_event = await ev.publish(js, ev.enrolled(new_id(), bad_school))
+    # The mail to the bad contact is made first: the engine meets it before the others.
+    await eventually(lambda: deliveries(notifications, event_id=bad_event, channel="mail"))
+    await ev.publish(js, ev.contact(good_school, good_email, "en"))
+    good_trainer = new_id()
+    await ev.publish(js, ev.enrolled(good_trainer, good_school))
+
+    await eventually(lambda: mails_to(mailbox, good_email))
+    await eventually(partial(receipts_about, watcher, str(good_trainer)))
+    (failed,) = await eventually(
+        lambda: deliveries(notifications, event_id=bad_event, channel="mail", status="failed")
+    )
+    assert failed["attempts"] == 0
+    assert failed["last_result"].startswith(
+        f"not sent: the coordinator's address {bad_email!r} of school {bad_school} is not a "
+        "valid mail address: "
+    )
+    assert failed["last_result"].endswith(
+        "(correct the contact in enrolment, then retry this delivery)"
+    )
+    assert mailbox.to(bad_email) == []
+    assert mailbox.to("deputy@example.org") == []
+    # Its webhook is not held back by the mail either.
+    bad_webhook = await deliveries(notifications, event_id=bad_event, channel="webhook")
+    assert [d["status"] for d in bad_webhook] == ["delivered"]
+    # Operations see failed mail without reading the delivery log.
+    failed_mail = partial(metric, notifications, "yts_notification_deliveries")
+    await eventually(lambda: failed_mail(channel="mail", status="failed"))
+
+
+async def test_a_line_break_in_the_coordinators_name_does_not_stop_their_mail(
+    notifications: httpx.AsyncClient, js: JetStreamContext, mailbox: MailBox
+) -> None:
+    school_id, email = new_id(), address()
+    contact = ev.contact(school_id, email, "en", coordinator_name="Aigerim\nSadykova\r\n")
+    await ev.publish(js, contact)
+    await ev.publish(js, ev.enrolled(new_id(), school_id))
+
+    (mail,) = await eventually(lambda: mails_to(mailbox, email))
+    assert mail.message["To"].addresses[0].display_name == "Aigerim Sadykova"
+    assert mail.rcpt_tos == [email]

@@ -1,9 +1,11 @@
 """The rules of notifying, without I/O: which filters and URLs a subscription may have, which
-outcome of an attempt is retried and when, when a weekly summary is due, and that every mail
-renders in every locale with both parts."""
+addresses a webhook may go to, which contacts mail can carry, which outcome of an attempt is
+retried and when, when a weekly summary is due, and that every mail renders in every locale
+with both parts."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,13 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from yts_notifications.domain import (
+    LOOPBACK_SETTING,
     IsoWeek,
     RuleBroken,
+    address_kind,
     backoff,
     check_event_type_filter,
     check_webhook_url,
+    coordinator_address,
     http_verdict,
+    ip_literal,
     origin,
+    resolution_problem,
     smtp_verdict,
     summary_due,
     summary_id,
@@ -25,6 +32,7 @@ from yts_notifications.domain import (
     webhook_id,
 )
 from yts_notifications.mail import LOCALES, MailTemplates
+from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import MailMessage
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -83,6 +91,143 @@ def test_plain_http_is_allowed_only_on_loopback_and_only_when_development_allows
         with pytest.raises(RuleBroken) as broken:
             check_webhook_url(url, allow_insecure_loopback=False)
         assert broken.value.rule == "https_required"
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),  # one integer
+        ("0x7f000001", "127.0.0.1"),  # hexadecimal
+        ("0X7F.0.0.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),  # octal
+        ("127.1", "127.0.0.1"),  # short: the last part fills the bytes left
+        ("10.1", "10.0.0.1"),
+        ("192.168.257", "192.168.1.1"),
+        ("127.0.0.1.", "127.0.0.1"),  # a trailing dot, as in a fully qualified name
+        ("::1", "::1"),
+        ("::ffff:127.0.0.1", "::ffff:7f00:1"),
+        ("fe80::1%25eth0", "fe80::1%25eth0"),
+    ],
+)
+def test_every_spelling_a_resolver_reads_as_an_address_is_read_as_that_address(
+    host: str, address: str
+) -> None:
+    assert ip_literal(host) == ipaddress.ip_address(address)
+
+
+@pytest.mark.parametrize(
+    "host", ["partner.example.org", "1e100.net", "256.0.0.1", "1.2.3.4.5", "08.1", "0x7g.1", ""]
+)
+def test_names_that_are_no_address_are_left_to_the_resolver(host: str) -> None:
+    assert ip_literal(host) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("8.8.8.8", None),
+        ("2606:4700:4700::1111", None),
+        ("2002:808:808::1", None),  # 6to4 of a public address
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped: 127.0.0.1 itself
+        ("::ffff:10.0.0.1", "private"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("169.254.169.254", "link-local"),  # cloud metadata
+        ("fe80::1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("ff02::1", "multicast"),
+        ("10.0.0.1", "private"),
+        ("172.16.0.1", "private"),
+        ("172.31.255.254", "private"),
+        ("192.168.1.1", "private"),
+        ("fd00::1", "private"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "shared or special-purpose"),  # carrier-grade NAT
+        ("2002:7f00:1::", "loopback, through a gateway"),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a00:1", "private, through a gateway"),  # NAT64 of 10.0.0.1
+    ],
+)
+def test_only_public_addresses_are_fit_for_webhooks(address: str, kind: str | None) -> None:
+    assert address_kind(ipaddress.ip_address(address)) == kind
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed_in_development"),
+    [
+        ("https://127.0.0.1:8443/hooks", True),
+        ("https://localhost/hooks", True),
+        ("https://hooks.localhost./hooks", True),
+        ("https://[::1]/hooks", True),
+        ("https://2130706433/hooks", True),
+        ("https://0x7f000001/hooks", True),
+        ("https://127.1/hooks", True),
+        ("https://[::ffff:127.0.0.1]/hooks", True),
+        ("https://169.254.169.254/latest/meta-data/", False),
+        ("https://0.0.0.0/hooks", False),
+        ("https://10.1/hooks", False),
+        ("https://[64:ff9b::7f00:1]/hooks", False),
+    ],
+)
+def test_urls_naming_a_non_public_address_are_refused_and_loopback_names_the_setting(
+    url: str, allowed_in_development: bool
+) -> None:
+    with pytest.raises(RuleBroken) as broken:
+        check_webhook_url(url, allow_insecure_loopback=False)
+    assert broken.value.rule == "public_destination"
+    assert (LOOPBACK_SETTING in broken.value.message) == allowed_in_development
+    if allowed_in_development:
+        assert check_webhook_url(url, allow_insecure_loopback=True) == url
+    else:
+        with pytest.raises(RuleBroken, match="public addresses only"):
+            check_webhook_url(url, allow_insecure_loopback=True)
+
+
+def test_the_setting_named_in_refusals_is_the_one_that_allows_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(LOOPBACK_SETTING, "true")
+    assert NotificationsSettings(admin_token="x").allow_insecure_loopback_webhooks
+
+
+def test_a_dns_name_passes_at_subscription_and_is_judged_on_every_address_it_resolves_to() -> None:
+    url = "https://partner.example.org/hooks"
+    assert check_webhook_url(url, allow_insecure_loopback=False) == url
+    public, loopback, private = (ipaddress.ip_address(a) for a in ("8.8.8.8", "::1", "10.9.8.7"))
+    host = "partner.example.org"
+    assert resolution_problem(host, [public], allow_loopback=False) is None
+    assert resolution_problem(host, [public, loopback], allow_loopback=False) == (
+        "destination resolves to a non-public address: partner.example.org is ::1 (loopback)"
+    )
+    assert resolution_problem(host, [loopback], allow_loopback=True) is None
+    assert "10.9.8.7 (private)" in str(
+        resolution_problem(host, [loopback, private], allow_loopback=True)
+    )
+
+
+def test_a_url_with_a_port_out_of_range_is_refused() -> None:
+    with pytest.raises(RuleBroken) as broken:
+        check_webhook_url("https://partner.example.org:99999/", allow_insecure_loopback=False)
+    assert broken.value.rule == "url_port"
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["zzq..x@example.org", "deputy[12]@example.org", "deputy(12)@example.org", ".a@example.org"],
+)
+def test_an_address_mail_cannot_carry_is_a_broken_rule_not_a_crash(email: str) -> None:
+    with pytest.raises(RuleBroken) as broken:
+        coordinator_address("Aigerim Sadykova", email)
+    assert broken.value.rule == "mail_address"
+    assert broken.value.message.startswith("not a valid mail address: ")
+
+
+def test_line_breaks_in_a_coordinators_name_become_spaces() -> None:
+    to = coordinator_address("Aigerim\r\nSadykova\nBcc: someone@example.org", "d@example.org")
+    assert to.display_name == "Aigerim Sadykova Bcc: someone@example.org"
+    assert to.addr_spec == "d@example.org"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ from yts_contracts.envelope import ReceivedEvent
 
 from yts_notifications.domain import (
     IsoWeek,
+    RuleBroken,
+    coordinator_address,
     origin,
     summary_id,
     wants,
@@ -311,6 +313,14 @@ class Preparer:
         school = await session.get(SchoolReplica, school_id)
         if school is None or not school.email or not school.coordinator_name:
             return Wait("contact", f"waiting for the coordinator's contact of school {school_id}")
+        try:
+            to = coordinator_address(school.coordinator_name, school.email)
+        except RuleBroken as broken:
+            return Abandon(
+                f"not sent: the coordinator's address {school.email!r} of school {school_id} "
+                f"is {broken.message} (correct the contact in enrolment, then retry this "
+                "delivery)"
+            )
         context = await self._context(session, delivery, message, school, trainer)
         if context is None:
             return Abandon("the event is no longer stored")
@@ -320,8 +330,7 @@ class Preparer:
             message=compose(
                 rendered,
                 sender=sender,
-                to_name=school.coordinator_name,
-                to_email=school.email,
+                to=to,
                 message_id=message_id_for(delivery.id.hex, sender),
             ),
             to=school.email,

@@ -1,14 +1,18 @@
 """The rules of notifying, as pure functions: which events a subscription may ask for, which
-URLs are acceptable, which outcome of an attempt is worth retrying and when, and the stable ids
-a recipient can deduplicate on."""
+URLs and addresses a webhook may go to, which contacts mail can carry, which outcome of an
+attempt is worth retrying and when, and the stable ids a recipient can deduplicate on."""
 
 from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -28,7 +32,10 @@ PUBLIC_PREFIXES: tuple[str, ...] = tuple(
     if stream.public
     for pattern in stream.subjects
 )
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# Named in refusals so that an operator knows what turns loopback webhooks on in development.
+LOOPBACK_SETTING = "YTS_NOTIFICATIONS_ALLOW_INSECURE_LOOPBACK_WEBHOOKS"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MILESTONE_MAIL_KINDS = {
     MilestoneKind.SCHOOL_FIRST_SESSION,
@@ -78,7 +85,10 @@ def wants(event_types: list[str], event_type: str) -> bool:
 
 
 def check_webhook_url(url: str, *, allow_insecure_loopback: bool) -> str:
-    """HTTPS, or plain HTTP on this machine's loopback when development allows it."""
+    """HTTPS to a public destination, or loopback (plain HTTP too) when development allows it.
+
+    A DNS name passes here: what it resolves to can change, so the sender checks the addresses
+    it resolves to at every connection (see ``address_kind``)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme not in {"http", "https"} or not host:
@@ -87,25 +97,32 @@ def check_webhook_url(url: str, *, allow_insecure_loopback: bool) -> str:
         raise RuleBroken("url_credentials", "credentials do not belong in the URL")
     if parts.fragment:
         raise RuleBroken("url_fragment", "a webhook URL has no #fragment")
+    try:
+        parts.port  # noqa: B018 -- raises for a port out of range or not a number
+    except ValueError:
+        raise RuleBroken("url_port", "the port is not a number from 1 to 65535") from None
+    kind = host_kind(host)
     if parts.scheme == "http":
-        if not is_loopback(host):
+        if kind != "loopback":
             raise RuleBroken("https_required", "webhooks are sent over https:// only")
         if not allow_insecure_loopback:
             raise RuleBroken(
                 "https_required",
                 "plain http:// is allowed only on loopback in development "
-                "(allow_insecure_loopback_webhooks is off)",
+                f"({LOOPBACK_SETTING}=true)",
             )
+    if refused(kind, allow_loopback=allow_insecure_loopback):
+        if kind == "loopback":
+            raise RuleBroken(
+                "public_destination",
+                f"{host} is this machine (loopback): allowed only in development, "
+                f"with {LOOPBACK_SETTING}=true",
+            )
+        raise RuleBroken(
+            "public_destination",
+            f"{host} is not a public address ({kind}): webhooks go to public addresses only",
+        )
     return url
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def origin(url: str) -> str:
@@ -119,6 +136,137 @@ def webhook_id(event_id: str, subscription_id: uuid.UUID) -> str:
     """The Standard Webhooks ``webhook-id``: the same for every attempt of one event to one
     subscription, so a partner drops repeats."""
     return "msg_" + uuid.uuid5(WEBHOOK_NAMESPACE, f"{event_id}|{subscription_id}").hex
+
+
+# -- webhook destinations -------------------------------------------------------------------
+
+
+def refused(kind: str | None, *, allow_loopback: bool) -> bool:
+    """Whether a webhook may not go to an address of ``kind`` (see ``address_kind``)."""
+    return kind is not None and not (kind == "loopback" and allow_loopback)
+
+
+def resolution_problem(
+    host: str, addresses: Sequence[IPAddress], *, allow_loopback: bool
+) -> str | None:
+    """Why a webhook may not connect to ``host`` now that it resolved to ``addresses``, None
+    when it may. Every address is checked: a connection may go to any of them."""
+    for address in addresses:
+        kind = address_kind(address)
+        if refused(kind, allow_loopback=allow_loopback):
+            return f"destination resolves to a non-public address: {host} is {address} ({kind})"
+    return None
+
+
+def host_kind(host: str) -> str | None:
+    """What makes a URL's host unfit for a webhook, as ``address_kind`` says; None for a
+    public address or a DNS name (checked on its addresses when sending)."""
+    name = host.rstrip(".")
+    # RFC 6761: localhost and its subdomains are this machine, whatever a resolver answers.
+    if name == "localhost" or name.endswith(".localhost"):
+        return "loopback"
+    address = ip_literal(host)
+    return None if address is None else address_kind(address)
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a URL's host stands for by itself, None for a DNS name.
+
+    Reads every form a resolver (inet_aton) and browsers (the WHATWG URL standard) read as an
+    IPv4 address, not only dotted quads: ``2130706433``, ``0x7f000001``, ``0177.0.0.1`` and
+    ``127.1`` are all 127.0.0.1. Otherwise a refused address slips through in another
+    spelling."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    parts = host.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # one trailing dot, as in a fully qualified name
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        number = _ipv4_number(part)
+        if number is None:
+            return None  # a DNS name
+        numbers.append(number)
+    *leading, last = numbers
+    # Each leading part is one byte; the last fills the bytes that remain (127.1 = 127.0.0.1).
+    if any(number > 255 for number in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+def _ipv4_number(part: str) -> int | None:
+    if re.fullmatch(r"0[xX][0-9a-fA-F]*", part):
+        return int(part[2:] or "0", 16)
+    if re.fullmatch(r"0[0-7]+", part):
+        return int(part, 8)
+    if re.fullmatch(r"0|[1-9][0-9]*", part):
+        return int(part)
+    return None
+
+
+# 64:ff9b::/96 (RFC 6052) reaches the IPv4 address in its last 32 bits through a NAT64 gateway.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def address_kind(address: IPAddress) -> str | None:
+    """What makes ``address`` unfit for a webhook ("loopback", "private", "link-local"...),
+    None for a public one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4-mapped address is the IPv4 address itself on a dual-stack socket.
+        if address.ipv4_mapped is not None:
+            return address_kind(address.ipv4_mapped)
+        # 6to4 and NAT64 reach the IPv4 address they carry through a gateway: never this
+        # machine, but a private address of the gateway's network all the same.
+        tunnelled = address.sixtofour
+        if tunnelled is None and address in _NAT64:
+            tunnelled = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if tunnelled is not None:
+            kind = address_kind(tunnelled)
+            return None if kind is None else f"{kind}, through a gateway"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_reserved:
+        return "reserved"
+    if address.is_private:
+        return "private"
+    if not address.is_global:
+        return "shared or special-purpose"  # e.g. 100.64.0.0/10, carrier-grade NAT
+    return None
+
+
+# -- mail to coordinators --------------------------------------------------------------------
+
+
+def coordinator_address(name: str, email: str) -> Address:
+    """The coordinator as a mail recipient. RuleBroken ``mail_address`` when mail cannot carry
+    the address (``a..b@x.org``, ``a[b@x.org``...): enrolment's pattern lets such addresses
+    through, and one of them must fail its own mail, not stop the sending of all others."""
+    # Whitespace runs, line breaks included, become one space: a line break pasted into a name
+    # cannot go into a header, and the name only serves to greet.
+    display_name = " ".join(name.split())
+    try:
+        address = Address(display_name=display_name, addr_spec=email)
+    except (ValueError, HeaderParseError) as error:  # header defects are ValueErrors
+        raise RuleBroken("mail_address", f"not a valid mail address: {error}") from error
+    if address.addr_spec != email:
+        # Parentheses are a comment to the parser: "deputy(12)@x.org" would go to deputy@x.org.
+        raise RuleBroken(
+            "mail_address", f"not a valid mail address: mail would go to {address.addr_spec!r}"
+        )
+    return address
 
 
 # -- retries ----------------------------------------------------------------------------------
@@ -159,6 +307,12 @@ def smtp_verdict(code: int, reply: str) -> Verdict:
 def unreachable(error: str) -> Verdict:
     """A timeout or a connection that failed: worth another try later."""
     return Verdict("retry", error[:500], error=error[:500])
+
+
+def destination_refused(reason: str) -> Verdict:
+    """A destination that resolved to a non-public address: failed at once, never retried, and
+    nothing connected, so the delivery log tells nothing of which internal ports answer."""
+    return Verdict("failed", reason[:500], error=reason[:500])
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -12,12 +12,16 @@
   recorded as 'interrupted'. At least once, never silently lost.
 - Retries: exponential backoff with jitter for 5xx, 408, 429, timeouts and connection errors
   (SMTP 4xx), failure at once for other 4xx (SMTP 5xx), failure after the last attempt.
+- Isolation: a delivery that cannot be prepared (a contact mail cannot carry, a bug met by one
+  row) fails alone with the reason; only the database being unavailable fails a whole pass,
+  which is retried with backoff and counted in ``/metrics``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -25,8 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import col
 from yts_chassis.database import Database
 from yts_chassis.logs import get_logger
@@ -41,6 +46,7 @@ from yts_notifications.deliveries import (
     Wait,
 )
 from yts_notifications.domain import Verdict, backoff, summary_due, unreachable
+from yts_notifications.egress import Resolver, system_resolver
 from yts_notifications.mail import Mailer
 from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import Channel, Delivery, DeliveryAttempt, DeliveryStatus
@@ -56,12 +62,37 @@ ATTEMPTS = Counter(
 ATTEMPT_SECONDS = Histogram(
     "yts_notification_attempt_seconds", "duration of one mail or webhook attempt", ["channel"]
 )
+FAILED_PASSES = Counter(
+    "yts_notification_engine_failed_passes_total",
+    "delivery engine passes that failed (the database unavailable...); each is retried",
+)
+FAILING_PASSES = Gauge(
+    "yts_notification_engine_failing_passes",
+    "delivery engine passes failed in a row: 0 while it works, growing while nothing is sent",
+)
+DELIVERIES = Gauge(
+    "yts_notification_deliveries",
+    "deliveries in the database not delivered, by channel and status (pending, sending, "
+    "failed); the same count on every replica",
+    ["channel", "status"],
+)
+UNDELIVERED = (DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.failed)
 
 Clock = Callable[[], datetime]
 
 
 class _Lost(Exception):
     pass
+
+
+def _database_unavailable(error: Exception) -> bool:
+    """An error of the database rather than of one delivery (connection lost or refused,
+    SQLite locked): it says nothing against the delivery met while it happened. Not any
+    OSError: a template that cannot be found is one too, and is the delivery's own."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    # Drivers raise these unwrapped while connecting (asyncpg: refused, reset, timed out).
+    return isinstance(error, ConnectionError | TimeoutError | socket.gaierror)
 
 
 @dataclass(frozen=True)
@@ -91,12 +122,14 @@ class DeliveryEngine:
         preparer: Preparer,
         mailer: Mailer,
         clock: Clock,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.db = db
         self.settings = settings
         self.preparer = preparer
         self.mailer = mailer
         self.clock = clock
+        self.resolver = resolver
         self.webhooks: WebhookSender | None = None
         # Makes deliveries (intake, weekly summaries) and wakes this engine once they commit.
         self.planner = DeliveryPlanner(db, settings, clock, self.wake)
@@ -106,13 +139,18 @@ class DeliveryEngine:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._summaries_checked = 0.0
+        self._deliveries_counted = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         self._stopping = False
         self._wake = asyncio.Event()
-        self.webhooks = WebhookSender(self.settings.webhook_timeout_seconds)
+        self.webhooks = WebhookSender(
+            self.settings.webhook_timeout_seconds,
+            allow_loopback=self.settings.allow_insecure_loopback_webhooks,
+            resolver=self.resolver,
+        )
         self._loop_task = asyncio.create_task(self._run(), name="delivery-engine")
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
@@ -144,12 +182,16 @@ class DeliveryEngine:
             self._wake.clear()
             try:
                 await self._plan_summaries_if_due()
+                await self._count_deliveries_if_due()
                 if await self._dispatch_due():
                     continue  # more is due than one batch: go on at once
                 pause = await self._until_next_due()
                 failures = 0
+                FAILING_PASSES.set(0)
             except Exception as exc:
                 failures += 1
+                FAILED_PASSES.inc()
+                FAILING_PASSES.set(failures)
                 log.warning("delivery engine pass failed", error=repr(exc), failures=failures)
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                 continue
@@ -184,6 +226,24 @@ class DeliveryEngine:
         )
         async with self.db.transaction() as session:
             await self.planner.plan_weekly_summaries(session, week)
+
+    async def _count_deliveries_if_due(self) -> None:
+        """The gauges of deliveries not delivered, counted at most once per poll interval."""
+        if time.monotonic() - self._deliveries_counted < self.settings.delivery_poll_seconds:
+            return
+        self._deliveries_counted = time.monotonic()
+        async with self.db.session() as session:
+            result = await session.execute(
+                select(col(Delivery.channel), col(Delivery.status), func.count())
+                .where(col(Delivery.status).in_([status.value for status in UNDELIVERED]))
+                .group_by(col(Delivery.channel), col(Delivery.status))
+            )
+            counts = {(channel, status): count for channel, status, count in result.all()}
+        for channel in Channel:
+            for status in UNDELIVERED:
+                DELIVERIES.labels(channel.value, status.value).set(
+                    counts.get((channel.value, status.value), 0)
+                )
 
     def _slot(self, destination: str) -> asyncio.Semaphore:
         if destination not in self._slots:
@@ -251,9 +311,35 @@ class DeliveryEngine:
             claim = await self._claim_once(delivery_id, version)
         except _Lost:
             return Skipped.lost  # the compare-and-set failed: the transaction rolled back
+        except Exception as error:
+            if _database_unavailable(error):
+                raise  # every row would meet it: the pass fails and is retried
+            # Something about this delivery alone. Left pending, it would roll the pass back
+            # and be picked first again, forever, holding up every delivery behind it.
+            log.exception("delivery could not be prepared", delivery_id=str(delivery_id))
+            return await self._fail_unprepared(delivery_id, version, error)
         if claim is Skipped.waiting:
             await self._recheck_recipient(delivery_id)
         return claim
+
+    async def _fail_unprepared(
+        self, delivery_id: uuid.UUID, version: int, error: Exception
+    ) -> Skipped:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            moved = await session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery_id, col(Delivery.version) == version)
+                .values(
+                    status=DeliveryStatus.failed.value,
+                    last_result=f"not sent: it could not be prepared ({type(error).__name__}: "
+                    f"{error})",
+                    lease_until=None,
+                    version=version + 1,
+                    updated_at=now,
+                )
+            )
+        return Skipped.moved if moved.rowcount == 1 else Skipped.lost  # type: ignore[attr-defined]
 
     async def _recheck_recipient(self, delivery_id: uuid.UUID) -> None:
         """Look once more, after the wait is committed, for the recipient it waits for.
@@ -265,7 +351,13 @@ class DeliveryEngine:
             delivery = await session.get(Delivery, delivery_id, populate_existing=True)
             if delivery is None or delivery.waiting_for is None:
                 return
-            if isinstance(await self.preparer.prepare(session, delivery), Wait):
+            try:
+                prepared: Prepared | None = await self.preparer.prepare(session, delivery)
+            except Exception as error:
+                if _database_unavailable(error):
+                    raise
+                prepared = None  # due now: its claim records why it cannot be prepared
+            if isinstance(prepared, Wait):
                 return
             await session.execute(
                 update(Delivery)

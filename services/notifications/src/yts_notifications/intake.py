@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from yts_chassis.consumer import EventHandler
 from yts_chassis.database import upsert
+from yts_chassis.logs import get_logger
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -22,8 +23,10 @@ from yts_contracts.private import SchoolContact
 from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted
 
 from yts_notifications.deliveries import DeliveryPlanner, MailPlan
-from yts_notifications.domain import MILESTONE_MAIL_KINDS
+from yts_notifications.domain import MILESTONE_MAIL_KINDS, RuleBroken, coordinator_address
 from yts_notifications.store import MailMessage, SchoolReplica, SessionReplica, TrainerReplica
+
+log = get_logger(__name__)
 
 
 class Intake:
@@ -89,6 +92,18 @@ class Intake:
         moment = event.attributes.time
         if stored is not None and stored.contact_time is not None and stored.contact_time > moment:
             return  # an older contact, redelivered late: the newer one stays
+        try:
+            coordinator_address(data.coordinator_name, data.email)
+        except RuleBroken as broken:
+            # Kept all the same: it is the school's current contact, and an older one may
+            # belong to someone else. Each mail to it fails with the reason (see Preparer); this
+            # line says so as it arrives, without the contact itself.
+            log.warning(
+                "coordinator contact cannot be mailed: mail to the school fails until "
+                "enrolment corrects it",
+                school_id=str(data.school_id),
+                rule=broken.rule,
+            )
         await upsert(
             session,
             SchoolReplica,

@@ -74,13 +74,12 @@ def compose(
     rendered: RenderedMail,
     *,
     sender: str,
-    to_name: str,
-    to_email: str,
+    to: Address,
     message_id: str,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = Address(display_name=to_name, addr_spec=to_email)
+    message["To"] = to
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     # The same Message-ID on every attempt of one delivery: a mail resent after a crash can be

@@ -15,6 +15,7 @@ from yts_chassis.settings import load_settings
 
 from yts_notifications import api, handlers, store, usecases
 from yts_notifications.deliveries import Preparer
+from yts_notifications.egress import Resolver, system_resolver
 from yts_notifications.engine import DeliveryEngine
 from yts_notifications.intake import Intake
 from yts_notifications.mail import Mailer, MailTemplates
@@ -41,12 +42,19 @@ def create_app(
     settings: NotificationsSettings | None = None,
     *,
     clock: Callable[[], datetime] = _utc_now,
+    resolver: Resolver = system_resolver,
 ) -> FastAPI:
-    """``clock`` is what "now" means for scheduling (tests move it to a summary's hour)."""
+    """``clock`` is what "now" means for scheduling (tests move it to a summary's hour);
+    ``resolver`` finds the addresses of webhook hosts (tests map their names to loopback)."""
     settings = settings or load_settings(NotificationsSettings)
     runtime = ServiceRuntime(settings, store.messaging, MIGRATIONS)
     engine = DeliveryEngine(
-        runtime.db, settings, Preparer(settings, MailTemplates()), Mailer(settings), clock
+        runtime.db,
+        settings,
+        Preparer(settings, MailTemplates()),
+        Mailer(settings),
+        clock,
+        resolver,
     )
     deps = usecases.Deps(db=runtime.db, settings=settings, clock=clock, wake=engine.wake)
     app = runtime.create_app(

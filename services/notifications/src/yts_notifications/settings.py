@@ -40,7 +40,8 @@ class NotificationsSettings(ServiceSettings):
     )
     allow_insecure_loopback_webhooks: bool = Field(
         default=False,
-        description="accept http:// webhook URLs on 127.0.0.1, localhost or ::1 (development)",
+        description="development only: webhooks may go to this machine (loopback: 127.0.0.1, "
+        "localhost, ::1), over plain http:// too; other non-public addresses stay refused",
     )
 
     # -- the delivery engine -------------------------------------------------------------------

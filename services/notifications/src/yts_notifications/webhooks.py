@@ -1,5 +1,6 @@
 """Webhooks to partners: the event as a structured CloudEvent (JSON), signed per the Standard
-Webhooks spec with the ``standardwebhooks`` package, sent with httpx."""
+Webhooks spec with the ``standardwebhooks`` package, sent with httpx to public addresses only
+(see ``egress``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,20 @@ import httpx
 from standardwebhooks import Webhook
 from yts_contracts.envelope import format_time
 
-from yts_notifications.domain import Verdict, http_verdict, parse_retry_after, unreachable
+from yts_notifications.domain import (
+    Verdict,
+    destination_refused,
+    http_verdict,
+    parse_retry_after,
+    unreachable,
+)
+from yts_notifications.egress import (
+    DestinationRefused,
+    PublicOnlyNetwork,
+    PublicOnlyTransport,
+    Resolver,
+    system_resolver,
+)
 from yts_notifications.store import StoredEvent
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -71,15 +85,26 @@ def signed_headers(out: WebhookOut, now: datetime | None = None) -> dict[str, st
 
 
 class WebhookSender:
-    def __init__(self, timeout_seconds: float) -> None:
+    """``allow_loopback``: development's loopback receivers are reachable (other non-public
+    addresses never are); ``resolver`` is swapped in tests, which resolve no real names."""
+
+    def __init__(
+        self,
+        timeout_seconds: float,
+        *,
+        allow_loopback: bool,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self.timeout = timeout_seconds
+        network = PublicOnlyNetwork(resolver, allow_loopback=allow_loopback)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         # No redirects (the signed body must not wander), no proxies from the environment.
         self.client = httpx.AsyncClient(
             timeout=timeout_seconds,
             follow_redirects=False,
             trust_env=False,
             headers={"user-agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=PublicOnlyTransport(network, limits),
         )
 
     async def send(self, out: WebhookOut) -> Verdict:
@@ -90,6 +115,8 @@ class WebhookSender:
                 response = await self.client.post(
                     out.url, content=out.body.encode(), headers=headers
                 )
+        except DestinationRefused as refused:
+            return destination_refused(str(refused))
         except (TimeoutError, httpx.TimeoutException):
             return unreachable(f"no answer within {self.timeout:g}s")
         except httpx.HTTPError as exc:
