@@ -51,9 +51,19 @@ def yts(secured: SecuredNats, *args: str) -> str:
     """Run `yts ...` aimed at the test server, as an operator of a compose deployment would."""
     reloads = args[1] in ("add", "rotate", "remove")
     pid_file = ["--pid-file", str(secured.server.pid_file)] if reloads else []
+    # Kits go to the test's folder, not to .state of the working directory.
+    state_dir = ["--state-dir", str(secured.config_dir.parent / "state")]
     result = CliRunner().invoke(
         app,
-        [*args, "--config-dir", str(secured.config_dir), "--nats-url", secured.url, *pid_file],
+        [
+            *args,
+            "--config-dir",
+            str(secured.config_dir),
+            "--nats-url",
+            secured.url,
+            *state_dir,
+            *pid_file,
+        ],
         env={"YTS_NATS_PROVISIONER_PASSWORD": secured.passwords[PROVISIONER]},
     )
     assert result.exit_code == 0, result.output

@@ -1,6 +1,7 @@
 """docs/partners.md is what partners build on: it names every public event of the catalogue
-(and no internal one), its Python consumer is valid code against the installed contracts, and
-its webhook check accepts what the notifications service really sends and refuses forgeries."""
+(and no internal one), its Python consumer is the example file itself (the one in the kit),
+using only what the contracts offer, and its webhook check accepts what the notifications
+service really sends and refuses forgeries."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 from yts_contracts import CATALOG
 from yts_notifications.webhooks import WebhookOut, new_secret, signed_headers
 
-GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "partners.md").read_text(encoding="utf-8")
+REPO = Path(__file__).resolve().parents[2]
+GUIDE = (REPO / "docs" / "partners.md").read_text(encoding="utf-8")
+EXAMPLE_CONSUMER = REPO / "contracts" / "examples" / "partner_consumer.py"
 
 
 def python_blocks() -> list[str]:
@@ -34,8 +37,26 @@ def test_the_guide_explains_every_public_event_and_no_internal_one() -> None:
             assert row not in GUIDE, f"{event_type} is internal"
 
 
+def the_guides_consumer() -> str:
+    """The Python block of the section "A consumer in Python"."""
+    section = GUIDE[GUIDE.index("## A consumer in Python\n") :]
+    section = section[: section.index("\n## ", 1)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, "the section should show one Python file"
+    return str(blocks[0])
+
+
+def test_the_guides_consumer_is_the_example_file_verbatim() -> None:
+    example = EXAMPLE_CONSUMER.read_text(encoding="utf-8")
+    assert the_guides_consumer() == example, (
+        "docs/partners.md must show contracts/examples/partner_consumer.py whole and unchanged: "
+        "copy the file into the section's python block"
+    )
+    assert python_blocks()[0] == example  # the webhook tests below take the second block
+
+
 def test_the_python_consumer_uses_only_what_the_contracts_package_offers() -> None:
-    consumer = python_blocks()[0]
+    consumer = the_guides_consumer()
     tree = ast.parse(consumer)
     imported = {
         alias.name
@@ -48,7 +69,7 @@ def test_the_python_consumer_uses_only_what_the_contracts_package_offers() -> No
     assert imported
     assert all(hasattr(yts_contracts, name) for name in imported)
     assert "pull_subscribe_bind" in consumer
-    assert "inbox_prefix=INBOX_PREFIX" in consumer
+    assert "inbox_prefix=self.args.inbox_prefix" in consumer
     assert "ack_sync" in consumer
 
 

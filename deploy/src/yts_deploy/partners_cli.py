@@ -4,6 +4,9 @@ Where it acts: with ``--config-dir`` / ``--nats-url`` (or ``YTS_NATS_CONFIG_DIR`
 ``YTS_NATS_URL``) on that server and configuration folder (compose: deploy/nats, then reload
 the server); without them on the system ``yts up`` runs from ``--state-dir`` (found through
 its local-access file, reloaded at once).
+
+``add`` and ``rotate`` also write the partner's onboarding kit (partner_kit.py), by default in
+``<state-dir>/partners/<name>/kit``; ``kit`` writes it again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from yts_deploy.natsconfig import PROVISIONER, SOURCE_DIR, LocalAccess, admin_connect
+from yts_deploy.partner_kit import INSTALL, RUN, Kit, KitError, default_folder, write_kit
 from yts_deploy.partners import (
     Credentials,
     PartnerError,
@@ -109,6 +113,15 @@ FromStart = Annotated[
     bool, typer.Option("--from-start", help="deliver every stored event (the default)")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="print the credentials as JSON")]
+KitDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--kit",
+        help="where to write the partner's onboarding kit (default: "
+        "<state-dir>/partners/<name>/kit)",
+    ),
+]
+NoKit = Annotated[bool, typer.Option("--no-kit", help="write no kit (it would hold the password)")]
 
 
 def resolve_target(
@@ -160,9 +173,12 @@ def parse_since(since: str | None, from_start: bool) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def print_credentials(credentials: Credentials, as_json: bool) -> None:
+def print_credentials(credentials: Credentials, as_json: bool, kit: Kit | None = None) -> None:
     if as_json:
-        typer.echo(json.dumps(credentials.to_json(), indent=2))
+        raw = credentials.to_json()
+        if kit is not None:
+            raw["kit"] = str(kit.folder)
+        typer.echo(json.dumps(raw, indent=2))
         return
     typer.echo(f"Partner {credentials.name!r}: hand these over (the password is shown only now)\n")
     typer.echo(f"  NATS URL       {credentials.url}")
@@ -177,6 +193,44 @@ def print_credentials(credentials: Credentials, as_json: bool) -> None:
     typer.echo("\nRead them with contracts/examples/partner_consumer.py (docs/partners.md):")
     for command in credentials.consumer_commands():
         typer.echo(f"  {command}")
+    if kit is not None:
+        print_kit(kit)
+
+
+def print_kit(kit: Kit) -> None:
+    password = "it holds the password" if kit.with_password else "without the password"
+    typer.echo(f"\nOnboarding kit, to hand over ({password}): {kit.folder}")
+    typer.echo(f"  install   {INSTALL}")
+    typer.echo(f"  run       {RUN}")
+    typer.echo("  then      its README.md says what the partner sees")
+
+
+def kit_of(
+    target: Target, name: str, password: str | None, state_dir: Path, folder: Path | None
+) -> Kit:
+    """Write the kit of the registered partner ``name`` (KitError if it cannot be)."""
+    partners = target.registry.load()
+    if name not in partners:
+        known = ", ".join(sorted(partners)) or "none"
+        raise PartnerError(f"no partner named {name!r} in {target.config_dir} (known: {known})")
+    folder = folder or default_folder(state_dir, name)
+    return write_kit(folder, partners[name], target.public_url, password)
+
+
+def kit_after_credentials(
+    target: Target, credentials: Credentials, state_dir: Path, folder: Path | None
+) -> Kit | None:
+    """The kit of a partner just given a password; a failure is reported, not raised: the
+    credentials must still be printed (the password exists nowhere else)."""
+    try:
+        return kit_of(target, credentials.name, credentials.password, state_dir, folder)
+    except (KitError, OSError) as error:
+        typer.echo(
+            f"warning: no onboarding kit ({error}); hand over the values below, or fix that "
+            f"and run `yts partners kit {credentials.name}` (it cannot include the password)",
+            err=True,
+        )
+        return None
 
 
 def _fail(error: PartnerError) -> typer.Exit:
@@ -204,8 +258,11 @@ def add(
     public_url: PublicUrl = None,
     pid_file: PidFile = None,
     as_json: AsJson = False,
+    kit: KitDir = None,
+    no_kit: NoKit = False,
 ) -> None:
-    """Create a partner's durable consumers and NATS user, and print its credentials."""
+    """Create a partner's durable consumers and NATS user, print its credentials and write
+    its onboarding kit."""
     start = parse_since(since, from_start)
     target = resolve_target(state_dir, config_dir, nats_url, user, password, public_url, pid_file)
     try:
@@ -217,7 +274,8 @@ def add(
     except PartnerError as error:
         raise _fail(error) from error
     target.reload()
-    print_credentials(credentials, as_json)
+    written = None if no_kit else kit_after_credentials(target, credentials, state_dir, kit)
+    print_credentials(credentials, as_json, written)
 
 
 @partners_app.command("rotate")
@@ -229,8 +287,11 @@ def rotate(
     public_url: PublicUrl = None,
     pid_file: PidFile = None,
     as_json: AsJson = False,
+    kit: KitDir = None,
+    no_kit: NoKit = False,
 ) -> None:
-    """Give a partner a new password; the old one stops working at the reload."""
+    """Give a partner a new password (the old one stops working at the reload) and write its
+    onboarding kit again."""
     target = resolve_target(
         state_dir, config_dir, nats_url, PROVISIONER, None, public_url, pid_file
     )
@@ -239,7 +300,29 @@ def rotate(
     except PartnerError as error:
         raise _fail(error) from error
     target.reload()
-    print_credentials(credentials, as_json)
+    written = None if no_kit else kit_after_credentials(target, credentials, state_dir, kit)
+    print_credentials(credentials, as_json, written)
+
+
+@partners_app.command("kit")
+def kit_command(
+    name: str,
+    state_dir: StateDir = Path(".state"),
+    config_dir: ConfigDir = None,
+    nats_url: NatsUrl = None,
+    public_url: PublicUrl = None,
+    kit: KitDir = None,
+) -> None:
+    """Write a partner's onboarding kit again (the wheel, schemas, example and README of this
+    checkout). Only a hash of the password is kept: the kit has it only if the kit being
+    rewritten holds it still valid; `yts partners rotate` writes one with a new password."""
+    target = resolve_target(state_dir, config_dir, nats_url, PROVISIONER, None, public_url, None)
+    try:
+        written = kit_of(target, name, None, state_dir, kit)
+    except (PartnerError, KitError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    print_kit(written)
 
 
 @partners_app.command("replay")
