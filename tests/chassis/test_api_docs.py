@@ -42,3 +42,20 @@ async def test_the_documentation_pages_are_counted_under_their_own_route(
         before = counted("/docs")
         assert (await client.get("/docs")).status_code == 200
         assert counted("/docs") == before + 1
+
+
+async def test_every_error_an_operation_can_answer_is_documented_as_problem_json(
+    database_factory: Any,
+) -> None:
+    async with chassis_app(await database_factory("docs-problems")) as (client, _):
+        document = (await client.get("/openapi.json")).json()
+    register = document["paths"]["/v1/schools"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "409", "413", "422"} <= set(register)
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                if status.startswith("4"):
+                    assert list(response["content"]) == ["application/problem+json"], status
+    problem = document["components"]["schemas"]["ProblemDetails"]
+    assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
+    assert "HTTPValidationError" not in document["components"]["schemas"]

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yts_chassis.logs import get_logger
@@ -93,6 +94,72 @@ class Problem(Exception):
         if self.errors:
             body["errors"] = [asdict(e) for e in self.errors]
         return body
+
+
+class FieldErrorDoc(BaseModel):
+    field: str = Field(description="the field, parameter or header at fault (query.offset)")
+    rule: str = Field(description="the rule it broke, a stable code (less_than_equal)")
+    message: str = Field(description="what is wrong, for people")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of the APIs is answered (the OpenAPI schema of
+    what ``Problem.body`` writes)."""
+
+    type: str = Field(examples=["urn:yts:problem:validation"])
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="the path of the request")
+    errors: list[FieldErrorDoc] | None = Field(
+        default=None, description="for bad input: each field with the rule it broke"
+    )
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
+# What any route of the APIs may answer besides its success, all as problem+json; included with
+# every service router so that the OpenAPI documents list every status a client can get.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("The request cannot be read"),
+    401: _problem("No bearer token, or one that is not known"),
+    403: _problem("The token's role or school may not do this"),
+    404: _problem("Nothing with this id, or nothing here"),
+    409: _problem("In conflict with what is recorded (e.g. a name already taken)"),
+    413: _problem("The request body is over the size limit"),
+    422: _problem("Invalid input: each field named with the rule it broke"),
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the app's OpenAPI document say what the handlers below do: every 4xx of every
+    operation is problem+json with the ProblemDetails schema (a route's own description of a
+    status, e.g. "the trainer is not active" for 409, is kept; FastAPI's default 422 schema,
+    which no response has, is replaced)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = build()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["ProblemDetails"] = problem
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if str(status).startswith("4"):
+                        response["content"] = _problem("")["content"]
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class BodyProblem(StarletteHTTPException):

@@ -25,7 +25,7 @@ from yts_chassis.broker import make_broker
 from yts_chassis.consumer import EventConsumer, EventHandler, RetryPolicy
 from yts_chassis.database import Database
 from yts_chassis.deadletter import DeadLetters
-from yts_chassis.errors import install_problem_handlers
+from yts_chassis.errors import PROBLEM_RESPONSES, document_problems, install_problem_handlers
 from yts_chassis.health import health_router
 from yts_chassis.inbox import Inbox
 from yts_chassis.logs import configure_logging, get_logger
@@ -209,7 +209,8 @@ class ServiceRuntime:
             )
         )
         for router in routers:
-            app.include_router(router)
+            app.include_router(router, responses=PROBLEM_RESPONSES)
+        document_problems(app)
         return app
 
     async def _outbox_details(self) -> dict[str, Any]:
