@@ -17,7 +17,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 from yts_deploy.cli import app
-from yts_deploy.natsconfig import PROVISIONER, prepare_config_dir
+from yts_deploy.natsconfig import PROVISIONER
+from yts_deploy.partners import prepare_config_dir
 
 from tests.support.deploy_nats import SecuredNats, provision_as_provisioner, start_secured
 from tests.support.deploy_processes import EXAMPLE_CONSUMER, read_lines

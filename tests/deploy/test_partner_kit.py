@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from yts_deploy.partner_kit import INSTALL, RUN
+from yts_deploy.partners.kit import INSTALL, RUN
 
 from tests.deploy.partner_rig import PartnerRig, partner_rig, running_consumer
 from tests.support.deploy_nats import publish_as_owner, wait_until_connectable

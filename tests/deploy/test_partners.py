@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from nats.js.api import DeliverPolicy
-from yts_deploy.natsconfig import SOURCE_DIR, STATIC_FILES, prepare_config_dir
+from yts_deploy.natsconfig import SOURCE_DIR, STATIC_FILES
 from yts_deploy.partners import (
     PartnerConsumer,
     PartnerError,
@@ -18,6 +18,7 @@ from yts_deploy.partners import (
     consumer_config,
     new_partner,
     plan_consumers,
+    prepare_config_dir,
     render_users_config,
 )
 

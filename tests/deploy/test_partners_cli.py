@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from yts_deploy.cli import app
-from yts_deploy.natsconfig import PROVISIONER, prepare_config_dir
+from yts_deploy.natsconfig import PROVISIONER
+from yts_deploy.partners import prepare_config_dir
 
 from tests.support.deploy_nats import (
     SecuredNats,

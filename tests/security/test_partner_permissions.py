@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from nats.js.api import ConsumerConfig, StreamConfig
 from yts_contracts import CATALOG
-from yts_deploy.natsconfig import PROVISIONER, prepare_config_dir
-from yts_deploy.partners import Credentials, PartnerRegistry, add_partner
+from yts_deploy.natsconfig import PROVISIONER
+from yts_deploy.partners import Credentials, PartnerRegistry, add_partner, prepare_config_dir
 
 from tests.support.deploy_nats import (
     SecuredNats,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import string
 import sys
 from dataclasses import dataclass
@@ -76,20 +75,6 @@ def generate_password(length: int = 32) -> str:
     return secrets.choice(string.ascii_letters) + "".join(
         secrets.choice(_ALPHABET) for _ in range(length - 1)
     )
-
-
-def prepare_config_dir(target: Path, *, developer: bool = False) -> Path:
-    """Copy deploy/nats's hand-written files into ``target`` (refreshed every time) and write
-    users.conf from the partners registry kept there (none at first). ``developer`` (`yts up`
-    only) lets connections without credentials in, as a user with every right."""
-    from yts_deploy.partners import PartnerRegistry
-
-    target.mkdir(parents=True, exist_ok=True)
-    for name in STATIC_FILES:
-        shutil.copyfile(SOURCE_DIR / name, target / name)
-    registry = PartnerRegistry(target)
-    registry.save(registry.load(), developer=developer)
-    return target
 
 
 @dataclass

@@ -5,7 +5,7 @@ Where it acts: with ``--config-dir`` / ``--nats-url`` (or ``YTS_NATS_CONFIG_DIR`
 the server); without them on the system ``yts up`` runs from ``--state-dir`` (found through
 its local-access file, reloaded at once).
 
-``add`` and ``rotate`` also write the partner's onboarding kit (partner_kit.py), by default in
+``add`` and ``rotate`` also write the partner's onboarding kit (partners/kit.py), by default in
 ``<state-dir>/partners/<name>/kit``; ``kit`` writes it again.
 """
 
@@ -22,7 +22,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from yts_deploy.natsconfig import PROVISIONER, SOURCE_DIR, LocalAccess, admin_connect
-from yts_deploy.partner_kit import INSTALL, RUN, Kit, KitError, default_folder, write_kit
 from yts_deploy.partners import (
     Credentials,
     PartnerError,
@@ -33,6 +32,7 @@ from yts_deploy.partners import (
     replay_partner,
     rotate_password,
 )
+from yts_deploy.partners.kit import INSTALL, RUN, Kit, KitError, default_folder, write_kit
 
 partners_app = typer.Typer(
     help="Partner organisations: their NATS users and durable consumers.", no_args_is_help=True

@@ -25,11 +25,11 @@ from yts_deploy.natsconfig import (
     LocalAccess,
     admin_connect,
     local_passwords,
-    prepare_config_dir,
     server_env,
     service_nats_env,
 )
 from yts_deploy.natsserver import NatsServer, free_port, port_is_free
+from yts_deploy.partners import prepare_config_dir
 from yts_deploy.provision import Report, provision
 
 SERVICES = SERVICE_USERS  # each service connects as the NATS user of its name

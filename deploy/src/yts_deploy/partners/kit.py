@@ -23,7 +23,7 @@ from pathlib import Path
 import bcrypt
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from yts_deploy.partners import Partner
+from yts_deploy.partners.accounts import Partner
 
 ENV_FILE = "partner.env"
 CONSUMER = "partner_consumer.py"
@@ -32,9 +32,9 @@ README = "README.md"
 PASSWORD_VARIABLE = "YTS_PARTNER_NATS_PASSWORD"
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install nats-py ./yts_contracts-*.whl"
 RUN = "set -a; . ./partner.env; .venv/bin/python partner_consumer.py"
-# This module sits in deploy/src/yts_deploy/ of the checkout (workspace members are installed
+# This module sits in deploy/src/yts_deploy/partners/ of the checkout (workspace members are installed
 # editable); the Dockerfile's image has the checkout's folders under /app.
-_CHECKOUT = Path(__file__).resolve().parents[3]
+_CHECKOUT = Path(__file__).resolve().parents[4]
 
 
 class KitError(RuntimeError):
