@@ -1,0 +1,137 @@
+"""The map of the code holds: no import circle inside any package (imports inside functions and
+under TYPE_CHECKING count too: hiding a circle there is still a circle), services never import
+each other, and the libraries never import a service or the deploy tooling."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+SOURCES = {
+    "yts_contracts": ROOT / "contracts" / "src",
+    "yts_chassis": ROOT / "libs" / "chassis" / "src",
+    "yts_enrolment": ROOT / "services" / "enrolment" / "src",
+    "yts_sessions": ROOT / "services" / "sessions" / "src",
+    "yts_notifications": ROOT / "services" / "notifications" / "src",
+    "yts_reporting": ROOT / "services" / "reporting" / "src",
+    "yts_deploy": ROOT / "deploy" / "src",
+}
+SERVICES = ("yts_enrolment", "yts_sessions", "yts_notifications", "yts_reporting")
+
+
+def modules(package: str) -> dict[str, Path]:
+    base = SOURCES[package]
+    found = {}
+    for path in sorted((base / package).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        parts = list(path.relative_to(base).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imported(path: Path, name: str, known: dict[str, Path]) -> Iterator[str]:
+    """Every module of the code base that ``name`` (at ``path``) imports, anywhere in it."""
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = name.split(".")
+                anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            yield base
+            for alias in node.names:
+                if f"{base}.{alias.name}" in known:
+                    yield f"{base}.{alias.name}"  # `from package import module`
+
+
+def graph(package: str) -> dict[str, set[str]]:
+    known = modules(package)
+    return {
+        name: {target for target in imported(path, name, known) if target in known} - {name}
+        for name, path in known.items()
+    }
+
+
+def circles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(edges.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(SOURCES))
+def test_no_package_has_an_import_circle(package: str) -> None:
+    assert circles(graph(package)) == []
+
+
+def test_the_circle_finder_sees_a_circle_hidden_in_a_function(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.b import thing\n")
+    (package / "b.py").write_text("def thing():\n    from pkg import a\n    return a\n")
+    known = {"pkg": package / "__init__.py", "pkg.a": package / "a.py", "pkg.b": package / "b.py"}
+    edges = {
+        name: {t for t in imported(path, name, known) if t in known} - {name}
+        for name, path in known.items()
+    }
+    assert circles(edges) == [["pkg.a", "pkg.b"]]
+
+
+def foreign_imports(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    found = []
+    for name, path in modules(package).items():
+        for target in imported(path, name, {}):
+            if target.split(".")[0] in forbidden:
+                found.append(f"{name} imports {target}")
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_imports_no_other_service_nor_the_deploy_tooling(service: str) -> None:
+    others = (*(s for s in SERVICES if s != service), "yts_deploy")
+    assert foreign_imports(service, others) == []
+
+
+@pytest.mark.parametrize("library", ["yts_contracts", "yts_chassis"])
+def test_the_libraries_import_no_service(library: str) -> None:
+    assert foreign_imports(library, (*SERVICES, "yts_deploy")) == []
