@@ -132,7 +132,7 @@ async def test_the_dashboard_renders_cards_charts_and_table_with_data_offline(
     assert sessions.replace(",", "") == str(expected["sessions_delivered"])
     target = await page.text_content("#card-sessions_delivered .card-target")
     assert target is not None
-    assert "Target 1,500" in target
+    assert "Programme target 1,500" in target
     peers_hint = await page.text_content("#card-peer_participations .card-hint")
     assert peers_hint is not None
     assert "participations, not distinct people" in peers_hint
@@ -147,6 +147,30 @@ async def test_the_dashboard_renders_cards_charts_and_table_with_data_offline(
         )
         assert len(heights) == count, chart
         assert sum(1 for h in heights if h > 0) >= count // 2, f"{chart}: {heights}"
+    # The value axis: exact round steps from 0, its last tick the chart's top, so the tallest
+    # bar stops at or below the top gridline and a bar of a tick's value meets its gridline.
+    ticks = await page.eval_on_selector_all(
+        "#chart-sessions text.tick", "labels => labels.map(t => t.textContent)"
+    )
+    numbers = [int(label.replace("\u202f", "")) for label in ticks]
+    assert numbers == [numbers[1] * i for i in range(len(numbers))], ticks
+    assert str(numbers[1]).rstrip("0") in ("1", "2", "5"), ticks
+    tallest = max(
+        p.expected(start=first, end=last)["sessions_delivered"]
+        for first, last in map(p.month_bounds, p.months())
+    )
+    assert numbers[-2] < tallest <= numbers[-1], (ticks, tallest)
+    top_gridline, top_bar = await page.evaluate(
+        """() => [
+            Math.min(...[...document.querySelectorAll('#chart-sessions line.grid')]
+                .map(l => l.getBoundingClientRect().top)),
+            Math.min(...[...document.querySelectorAll('#chart-sessions rect.bar')]
+                .map(b => b.getBoundingClientRect().top)),
+        ]"""
+    )
+    assert top_bar >= top_gridline - 0.5
+    subtitle = await page.text_content("#subtitle")
+    assert subtitle == "Programme indicators 2023\N{EN DASH}2025, built from the platform's events"
     fill = await page.eval_on_selector(
         "#chart-sessions rect.bar", "bar => getComputedStyle(bar).fill"
     )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
 from yts_chassis.database import Database
 from yts_chassis.errors import Problem
 
 from yts_reporting import exports, queries
 from yts_reporting.access import Reader, Requested, scoped
+from yts_reporting.i18n import Messages, choose
 from yts_reporting.schemas import Indicators, MonthlyIndicators, SchoolSummary
-from yts_reporting.settings import ProgrammeTargets
+from yts_reporting.targets import TargetPlan
 
 PROBLEMS = {
     401: {"description": "no or unknown bearer token"},
@@ -23,10 +25,30 @@ PROBLEMS = {
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+Language = Annotated[
+    Literal["kk", "ru", "en"] | None,
+    Query(
+        description="language of sheet names, column headers and categories (districts, "
+        "genders); default: the Accept-Language header, else English"
+    ),
+]
+ColumnNames = Annotated[
+    exports.Columns,
+    Query(
+        description="labels: headers a person reads, in `lang`; keys: stable machine names "
+        "(snake_case headers, district and gender codes) for scripts, whatever `lang`"
+    ),
+]
+
+
 @dataclass(frozen=True)
 class Deps:
     db: Database
-    targets: ProgrammeTargets
+    plan: TargetPlan
+
+
+def _messages(request: Request, lang: str | None) -> Messages:
+    return Messages(choose(lang, request.headers.get("accept-language")))
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -38,13 +60,15 @@ def build_router(deps: Deps) -> APIRouter:
 
     @router.get("/indicators", tags=["indicators"], summary="Programme indicators")
     async def indicators(principal: Reader, requested: Requested) -> Indicators:
-        """Every indicator for the period and filters, with the programme's target and the
-        share achieved. Coordinators get their own school's."""
-        return await queries.indicators(deps.db, scoped(principal, requested), deps.targets)
+        """Every indicator for the period and filters, with the target that applies and the
+        share achieved: the programme's; with a district filter, the district's; with a school
+        filter (and for coordinators, always), the school's. `targets` says which, and how it
+        was made. Coordinators get their own school's."""
+        return await queries.indicators(deps.db, scoped(principal, requested), deps.plan)
 
     @router.get("/indicators/monthly", tags=["indicators"], summary="Programme indicators by month")
     async def monthly(principal: Reader, requested: Requested) -> MonthlyIndicators:
-        return await queries.monthly(deps.db, scoped(principal, requested), deps.targets)
+        return await queries.monthly(deps.db, scoped(principal, requested), deps.plan)
 
     @router.get(
         "/schools/{school_id}/summary",
@@ -57,7 +81,7 @@ def build_router(deps: Deps) -> APIRouter:
     ) -> SchoolSummary:
         # A coordinator asking for another school gets a 403 here.
         f = scoped(principal, requested.narrowed(school_id=school_id))
-        summary = await queries.school_summary(deps.db, school_id, f, deps.targets)
+        summary = await queries.school_summary(deps.db, school_id, f, deps.plan)
         if summary is None:
             raise Problem.not_found("school", school_id)
         return summary
@@ -65,14 +89,21 @@ def build_router(deps: Deps) -> APIRouter:
     @router.get(
         "/exports/sessions.csv",
         tags=["exports"],
-        summary="Delivered sessions as CSV (one row per session, no personal data)",
+        summary="Delivered sessions as CSV (one row per session, no personal data); headers "
+        "in kk, ru or en (`lang`), or machine names (`columns=keys`)",
         response_class=Response,
         responses={200: {"content": {"text/csv": {}}}},
     )
-    async def sessions_csv(principal: Reader, requested: Requested) -> Response:
+    async def sessions_csv(
+        request: Request,
+        principal: Reader,
+        requested: Requested,
+        lang: Language = None,
+        columns: ColumnNames = "labels",
+    ) -> Response:
         rows = await queries.sessions(deps.db, scoped(principal, requested))
         return Response(
-            exports.sessions_csv(rows),
+            exports.sessions_csv(rows, _messages(request, lang), columns),
             media_type="text/csv; charset=utf-8",
             headers=_attachment(f"yts-sessions-{date.today().isoformat()}.csv"),
         )
@@ -81,15 +112,21 @@ def build_router(deps: Deps) -> APIRouter:
         "/exports/indicators.xlsx",
         tags=["exports"],
         summary="Indicators as an XLSX workbook: a sheet per district, school, grade, gender "
-        "and month breakdown",
+        "and month breakdown, in kk, ru or en (`lang`)",
         response_class=Response,
         responses={200: {"content": {XLSX: {}}}},
     )
-    async def indicators_xlsx(principal: Reader, requested: Requested) -> Response:
+    async def indicators_xlsx(
+        request: Request,
+        principal: Reader,
+        requested: Requested,
+        lang: Language = None,
+        columns: ColumnNames = "labels",
+    ) -> Response:
         f = scoped(principal, requested)
-        overview = await queries.overview(deps.db, f, all_breakdowns=True)
+        overview = await queries.overview(deps.db, f, deps.plan, all_breakdowns=True)
         return Response(
-            exports.indicators_xlsx(overview, f, deps.targets),
+            exports.indicators_xlsx(overview, f, _messages(request, lang), columns),
             media_type=XLSX,
             headers=_attachment(f"yts-indicators-{date.today().isoformat()}.xlsx"),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from html import escape
 
 from markupsafe import Markup
@@ -18,19 +19,44 @@ class Series:
     css: str  # class giving the colour (see assets/dashboard.css)
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 x 10^k at or above value (an axis maximum)."""
-    if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power:
-            return float(step * power)
-    return float(10 * power)
+STEPS = (1, 2, 5)  # a tick step is one of these times a power of ten
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}".replace(",", "\u202f")
+@dataclass(frozen=True)
+class Axis:
+    """The value axis: its ticks, evenly spaced from zero, the last one the axis's end."""
+
+    ticks: tuple[float, ...]
+    decimals: int  # digits a tick's label needs after the point (0 for counts)
+
+    @property
+    def end(self) -> float:
+        return self.ticks[-1]
+
+
+def nice_axis(peak: float, *, integers: bool = True, most: int = 6) -> Axis:
+    """Ticks 0, step, 2 x step ... up to the first at or above ``peak``, the step the smallest
+    1, 2 or 5 x 10^k giving at most ``most`` intervals: 10 gives 0, 2, 4, 6, 8, 10 and 5 gives
+    0 to 5 by 1. Counts (``integers``) never get a step below 1, so no tick is fractional."""
+    if peak <= 0:
+        return Axis((0.0, 1.0), 0)
+    power = math.floor(math.log10(peak / most))
+    if integers:
+        power = max(power, 0)
+    while True:
+        for multiple in STEPS:
+            # Decimal: 0.3 / 0.1 must be 3 intervals, not the 4 binary floats make of it.
+            step = Decimal(multiple).scaleb(power)
+            intervals = math.ceil(Decimal(str(peak)) / step)
+            if intervals <= most:
+                decimals = max(0, -power)
+                ticks = tuple(float(step * i) for i in range(intervals + 1))
+                return Axis(ticks, decimals)
+        power += 1
+
+
+def _number(value: float, decimals: int = 0) -> str:
+    return f"{value:,.{decimals}f}".replace(",", "\u202f")
 
 
 def bar_chart(
@@ -47,19 +73,19 @@ def bar_chart(
     left, right, top, bottom = 48, 8, 12, 40 if series and len(series) > 1 else 28
     legend = 18 if len(series) > 1 else 0
     plot_w, plot_h = width - left - right, height - top - bottom - legend
-    peak = max((v for s in series for v in s.values), default=0)
-    axis = nice_ceiling(peak)
+    values = [v for s in series for v in s.values]
+    axis = nice_axis(max(values, default=0), integers=all(float(v).is_integer() for v in values))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" '
         f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for i in range(5):  # gridlines and their values
-        y = top + plot_h - plot_h * i / 4
+    for tick in axis.ticks:  # gridlines and their values; the bars use the same scale
+        y = top + plot_h - plot_h * tick / axis.end
         parts.append(
             f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="tick" x="{left - 6}" y="{y + 3:.1f}" text-anchor="end">'
-            f"{_number(axis * i / 4)}</text>"
+            f'<text class="tick" x="{left - 6}" y="{y + 3:.1f}" text-anchor="end" '
+            f'data-value="{tick:g}">{_number(tick, axis.decimals)}</text>'
         )
     count = max(1, len(labels))
     slot = plot_w / count
@@ -69,14 +95,15 @@ def bar_chart(
         x0 = left + slot * index + slot * 0.1
         for position, one in enumerate(series):
             value = one.values[index] if index < len(one.values) else 0
-            bar_h = plot_h * value / axis if axis else 0
+            bar_h = plot_h * value / axis.end
             x = x0 + bar_w * position
             y = top + plot_h - bar_h
             parts.append(
                 f'<rect class="bar {escape(one.css)}" x="{x:.1f}" y="{y:.1f}" '
                 f'width="{bar_w:.1f}" height="{bar_h:.1f}" data-label="{escape(label)}" '
                 f'data-value="{value:g}"><title>{escape(label)} - {escape(one.name)}: '
-                f"{_number(value)}</title></rect>"
+                f"{_number(value, 0 if float(value).is_integer() else axis.decimals + 1)}"
+                "</title></rect>"
             )
         if index % every == 0:
             parts.append(

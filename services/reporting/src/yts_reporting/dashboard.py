@@ -28,7 +28,8 @@ from yts_reporting.charts import Series, bar_chart
 from yts_reporting.i18n import LANGUAGES, Messages, choose
 from yts_reporting.indicators import Filters, Totals
 from yts_reporting.schemas import indicator_values
-from yts_reporting.settings import ProgrammeTargets, ReportingSettings
+from yts_reporting.settings import ReportingSettings
+from yts_reporting.targets import AppliedTargets, TargetPlan, describe
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = Path(__file__).parent / "assets"
@@ -76,16 +77,40 @@ def _query(f: Filters, lang: str) -> dict[str, str]:
 
 
 def _login_page(lang: str, *, error: bool, status: int) -> HTMLResponse:
+    t = Messages(lang)
     page = environment.get_template("login.html").render(
-        t=Messages(lang), lang=lang, languages=LANGUAGES, error=error
+        t=t, lang=lang, languages=LANGUAGES, error=error, subtitle=t("subtitle_plain")
     )
     return HTMLResponse(page, status_code=status)
 
 
-def _cards(overall: Totals, targets: ProgrammeTargets, t: Messages) -> list[dict[str, Any]]:
+def _subtitle(f: Filters, overview: queries.Overview, t: Messages) -> str:
+    """What the figures cover: the filter's period, else the years of the cohorts shown (the
+    chosen one, or all), else of the months holding facts; nothing when there is no data."""
+    if f.start is not None and f.end is not None:
+        period = t("period.between", start=t.day(f.start), end=t.day(f.end))
+    elif f.start is not None:
+        period = t("period.since", start=t.day(f.start))
+    elif f.end is not None:
+        period = t("period.until", end=t.day(f.end))
+    else:
+        cohorts = [c for c in overview.cohorts if f.cohort_id in (None, c.cohort_id)]
+        years = [y for c in cohorts for y in (c.starts_on.year, c.ends_on.year)] or [
+            int(month[:4]) for month, _ in overview.months
+        ]
+        if not years:
+            return t("subtitle_plain")
+        first, last = min(years), max(years)
+        period = str(first) if first == last else t("period.years", start=first, end=last)
+    return t("subtitle", period=period)
+
+
+def _cards(overall: Totals, targets: AppliedTargets, t: Messages) -> list[dict[str, Any]]:
     values = indicator_values(overall, targets)
     cards = []
     for name in CARDS:
+        if name == "schools_participating" and targets.level == "school":
+            continue  # one school's view: it is that school, 0 or 1
         indicator = values[name]
         rating = name == "average_rating"
         value = getattr(indicator, "value", None)
@@ -198,7 +223,7 @@ def build_router(deps: Deps) -> APIRouter:
             return _login_page(language, error=False, status=401)
         f = scoped(principal, requested)
         t = Messages(language)
-        overview = await queries.overview(deps.db, f)
+        overview = await queries.overview(deps.db, f, TargetPlan.of(deps.settings))
         query = _query(f, language)
         page = environment.get_template("dashboard.html").render(
             t=t,
@@ -209,8 +234,11 @@ def build_router(deps: Deps) -> APIRouter:
             f=f,
             query=query,
             language_links={code: "?" + urlencode({**query, "lang": code}) for code in LANGUAGES},
-            downloads=urlencode({k: v for k, v in query.items() if k != "lang"}),
-            cards=_cards(overview.overall, deps.settings.targets, t),
+            downloads=urlencode(query),
+            subtitle=_subtitle(f, overview, t),
+            targets_level=overview.targets.level,
+            targets_note=describe(overview.targets, t),
+            cards=_cards(overview.overall, overview.targets, t),
             charts=_charts(overview, t),
             table=_table(overview, t),
             overall=overview.overall,

@@ -1,24 +1,32 @@
 """The exports: sessions as CSV (stdlib ``csv``) and indicators as an XLSX workbook
 (``openpyxl``), a sheet per breakdown. Neither holds personal data: sessions carry counts only,
-trainers appear only as counts."""
+trainers appear only as counts.
+
+Both are written for people by default: sheet names, column headers and categories (districts,
+genders) in the reader's language, from the dashboard's catalogues. ``columns="keys"`` gives
+the stable machine names instead (snake_case headers, district and gender codes), for scripts.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from yts_reporting.i18n import Messages
 from yts_reporting.indicators import Filters, SessionRow, Totals
 from yts_reporting.queries import BreakdownRow, Overview
-from yts_reporting.schemas import PEER_PARTICIPATIONS
-from yts_reporting.settings import ProgrammeTargets
+from yts_reporting.targets import describe
 
+Columns = Literal["labels", "keys"]
 PEER_GRADES = range(1, 12)
 
 SESSION_COLUMNS = (
@@ -40,7 +48,7 @@ SESSION_COLUMNS = (
     "average_rating",
 )
 
-# The column headers: each is also the attribute of a row of totals it reads.
+# The measure columns: each is also the attribute of a row of totals it reads.
 MEASURES = (
     "schools_participating",
     "trainers_enrolled",
@@ -53,38 +61,52 @@ MEASURES = (
     "feedback_responses",
     "milestones_reached",
 )
-
-ABOUT = (
-    ("Young Trainers' School: programme indicators", ""),
-    ("", ""),
-    ("peer_participations", PEER_PARTICIPATIONS),
-    (
-        "average_rating",
-        "Mean feedback rating (1 to 5) weighted by the number of responses of each session.",
-    ),
-    (
-        "By grade / By gender",
-        "Grade and gender are the trainers' categories. A row holds what the filter "
-        "grade=... (gender=...) gives: the trainers of that category and the sessions at least "
-        "one of them facilitated, so rows may add up to more than the total.",
-    ),
-    (
-        "District unknown",
-        "Facts of a school whose registration has not reached reporting yet.",
-    ),
-    (
-        "Personal data",
-        "None: trainers appear only as counts, peers only as counts by category.",
-    ),
-)
+# A school's row leaves out "schools participating": for one school it is only ever 0 or 1.
+SCHOOL_MEASURES = tuple(m for m in MEASURES if m != "schools_participating")
+SHEETS = ("indicators", "by_district", "by_school", "by_grade", "by_gender", "by_month")
 
 
-def sessions_csv(rows: Sequence[SessionRow]) -> bytes:
+@dataclass(frozen=True)
+class Wording:
+    """Sheet names, column headers and categories: a person's words in one language, or
+    (``keys``) the machine names, the same in every language."""
+
+    t: Messages
+    keys: bool = False
+
+    def sheet(self, name: str) -> str:
+        return name if self.keys else self.t(f"sheet.{name}")[:31]  # Excel's limit
+
+    def column(self, name: str) -> str:
+        if self.keys:
+            return name
+        if name.startswith("participants_grade_"):
+            return self.t("column.participants_grade", n=name.removeprefix("participants_grade_"))
+        if name in MEASURES and name != "feedback_responses":
+            return self.t(f"indicator.{name}")
+        return self.t(f"column.{name}")
+
+    def district(self, name: str | None) -> str:
+        if self.keys:
+            return name or "unknown"
+        return self.t.district(name)
+
+    def gender(self, code: Any) -> str:
+        if code is None:
+            return "unknown" if self.keys else self.t("unknown")
+        return str(code) if self.keys else self.t(f"gender.{code}")
+
+    def unknown(self) -> str:
+        return "unknown" if self.keys else self.t("unknown")
+
+
+def sessions_csv(rows: Sequence[SessionRow], t: Messages, columns: Columns = "labels") -> bytes:
     """One row per delivered session; UTF-8 with a BOM so spreadsheet software reads the
     Kazakh and Russian school names right."""
+    words = Wording(t, keys=columns == "keys")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(SESSION_COLUMNS)
+    writer.writerow([words.column(name) for name in SESSION_COLUMNS])
     for row in rows:
         writer.writerow(
             [
@@ -92,7 +114,7 @@ def sessions_csv(rows: Sequence[SessionRow]) -> bytes:
                 row.delivered_on.isoformat(),
                 row.school_id,
                 row.school_name or "",
-                row.district or "",
+                words.district(row.district) if row.district else "",
                 row.topic_module_id or "",
                 row.language or "",
                 row.duration_minutes if row.duration_minutes is not None else "",
@@ -122,108 +144,164 @@ def _widths(sheet: Worksheet) -> None:
         sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
 
 
-def _measures(totals: Totals) -> list[object]:
-    return [getattr(totals, name) for name in MEASURES]
-
-
 def _breakdown_sheet(
-    book: Workbook, title: str, keys: Sequence[str], rows: Sequence[tuple[list[object], Totals]]
+    book: Workbook,
+    words: Wording,
+    name: str,
+    keys: Sequence[str],
+    rows: Sequence[tuple[list[object], Totals]],
+    measures: Sequence[str] = MEASURES,
 ) -> None:
-    sheet = book.create_sheet(title)
-    _header(sheet, [*keys, *MEASURES])
+    sheet = book.create_sheet(words.sheet(name))
+    _header(sheet, [*(words.column(k) for k in keys), *(words.column(m) for m in measures)])
     for key_values, totals in rows:
-        sheet.append([*key_values, *_measures(totals)])
-    rating_column = len(keys) + MEASURES.index("average_rating") + 1
+        sheet.append([*key_values, *(getattr(totals, m) for m in measures)])
+    rating_column = len(keys) + list(measures).index("average_rating") + 1
     for (cell,) in sheet.iter_rows(min_row=2, min_col=rating_column, max_col=rating_column):
         cell.number_format = "0.00"
     _widths(sheet)
 
 
-def _label(row: BreakdownRow, unknown: str = "unknown") -> str:
-    return row.label if row.key is not None else unknown
-
-
-def indicators_xlsx(overview: Overview, f: Filters, targets: ProgrammeTargets) -> bytes:
+def _summary(book: Workbook, words: Wording, overview: Overview, f: Filters) -> None:
+    t, keys = words.t, words.keys
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = words.sheet("indicators")
     school_names = {s.school_id: s.name for s in overview.schools}
-    book = Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = "Indicators"
-    summary.append(["period from", f.start.isoformat() if f.start else "start"])
-    summary.append(["period to", f.end.isoformat() if f.end else "now"])
-    for name, value in (
-        ("district", f.district),
-        ("school", school_names.get(f.school_id, str(f.school_id)) if f.school_id else None),
-        ("cohort_id", str(f.cohort_id) if f.cohort_id else None),
-        ("trainers' grade", f.grade),
-        ("trainers' gender", f.gender),
+    cohort_names = {c.cohort_id: c.name for c in overview.cohorts}
+
+    def label(key: str, text_key: str) -> str:
+        return key if keys else t(text_key)
+
+    def day_or(value: Any, key_text: str, text_key: str) -> str:
+        if value is not None:
+            return str(value.isoformat() if keys else t.day(value))
+        return key_text if keys else t(text_key)
+
+    sheet.append([label("from", "xlsx.period_from"), day_or(f.start, "", "xlsx.since_start")])
+    sheet.append([label("to", "xlsx.period_to"), day_or(f.end, "", "xlsx.up_to_now")])
+    school = None
+    if f.school_id is not None:
+        school = str(f.school_id) if keys else school_names.get(f.school_id, str(f.school_id))
+    cohort = None
+    if f.cohort_id is not None:
+        cohort = str(f.cohort_id) if keys else cohort_names.get(f.cohort_id, str(f.cohort_id))
+    for key, text_key, value in (
+        ("district", "district", words.district(f.district) if f.district else None),
+        ("school_id", "school", school),
+        ("cohort_id", "cohort", cohort),
+        ("trainers_grade", "grade", f.grade),
+        ("trainers_gender", "gender", words.gender(f.gender) if f.gender else None),
     ):
         if value is not None:
-            summary.append([name, value])
-    summary.append([])
-    start = summary.max_row + 1
-    summary.append(["indicator", "value", "target", "share of target"])
-    for cell in summary[start]:
+            sheet.append([label(key, text_key), value])
+    targets = overview.targets
+    sheet.append(
+        [label("targets", "xlsx.targets"), targets.level if keys else describe(targets, t)]
+    )
+    sheet.append([])
+    start = sheet.max_row + 1
+    sheet.append([words.column(c) for c in ("indicator", "value", "target", "share")])
+    for cell in sheet[start]:
         cell.font = Font(bold=True)
     overall = overview.overall
-    for name in MEASURES:
+    for name in SCHOOL_MEASURES if targets.level == "school" else MEASURES:
         value = getattr(overall, name)
-        target = getattr(targets, name, None) or None
+        target = targets.of(name)
         share = value / target if value is not None and target else None
-        summary.append([name, value, target, share])
-        summary.cell(summary.max_row, 4).number_format = "0.0%"
+        sheet.append([words.column(name), value, target, share])
+        sheet.cell(sheet.max_row, 4).number_format = "0.0%"
         if name == "average_rating":
-            summary.cell(summary.max_row, 2).number_format = "0.00"
-    _widths(summary)
+            sheet.cell(sheet.max_row, 2).number_format = "0.00"
+    _widths(sheet)
 
-    _breakdown_sheet(
-        book,
-        "By district",
-        ["district"],
-        [([_label(r)], r.totals) for r in overview.by_district],
-    )
-    _breakdown_sheet(
-        book,
-        "By school",
-        ["school_id", "school", "district"],
-        [([str(r.key), r.label, r.district or "unknown"], r.totals) for r in overview.by_school],
-    )
-    _breakdown_sheet(
-        book,
-        "By grade",
-        ["trainers' grade"],
-        [([int(r.key) if r.key is not None else "unknown"], r.totals) for r in overview.by_grade],
-    )
-    _breakdown_sheet(
-        book,
-        "By gender",
-        ["trainers' gender"],
-        [([_label(r)], r.totals) for r in overview.by_gender],
-    )
-    _breakdown_sheet(
-        book, "By month", ["month"], [([month], totals) for month, totals in overview.months]
-    )
 
-    peers = book.create_sheet("Peers")
-    _header(peers, ["peers' category", "peer_participations"])
-    peers.append(["female", overall.peers_female])
-    peers.append(["male", overall.peers_male])
-    peers.append(["gender not stated", overall.peers_unstated])
+def _peers(book: Workbook, words: Wording, overall: Totals) -> None:
+    t, keys = words.t, words.keys
+    sheet = book.create_sheet(words.sheet("peers"))
+    _header(sheet, [words.column("category"), words.column("peer_participations")])
+    sheet.append([words.gender("female"), overall.peers_female])
+    sheet.append([words.gender("male"), overall.peers_male])
+    sheet.append(["unstated" if keys else t("peers.unstated"), overall.peers_unstated])
     for grade, count in sorted(overall.peers_by_grade.items()):
-        peers.append([f"grade {grade}", count])
-    peers.append(["total", overall.peer_participations])
-    _widths(peers)
+        sheet.append([f"grade_{grade}" if keys else t("grade_n", n=grade), count])
+    sheet.append(["total" if keys else t("peers.total"), overall.peer_participations])
+    _widths(sheet)
 
-    about = book.create_sheet("About")
-    for row in ABOUT:
-        about.append(list(row))
-    about.append(["generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")])
-    about["A1"].font = Font(bold=True)
-    about.column_dimensions["A"].width = 24
-    about.column_dimensions["B"].width = 100
 
-    book.properties.title = "Young Trainers' School - indicators"
+def _about(book: Workbook, words: Wording) -> None:
+    # Prose: in the reader's language, English for scripts.
+    t = words.t if not words.keys else Messages("en")
+    sheet = book.create_sheet(words.sheet("about"))
+    for row in (
+        (t("about.title"), ""),
+        ("", ""),
+        (t("indicator.peer_participations"), t("about.peer_participations")),
+        (t("indicator.average_rating"), t("about.average_rating")),
+        (t("about.by_category"), t("about.by_category_text")),
+        (t("sheet.by_school"), t("about.by_school_text")),
+        (t("district_unknown"), t("about.district_unknown_text")),
+        (t("about.personal_data"), t("about.personal_data_text")),
+        (t("xlsx.generated"), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ):
+        sheet.append(list(row))
+    sheet["A1"].font = Font(bold=True)
+    sheet.column_dimensions["A"].width = 28
+    sheet.column_dimensions["B"].width = 100
+
+
+def indicators_xlsx(
+    overview: Overview, f: Filters, t: Messages, columns: Columns = "labels"
+) -> bytes:
+    words = Wording(t, keys=columns == "keys")
+    book = Workbook()
+    _summary(book, words, overview, f)
+    _breakdown_sheet(
+        book,
+        words,
+        "by_district",
+        ["district"],
+        [([words.district(r.key)], r.totals) for r in overview.by_district],
+    )
+    _breakdown_sheet(
+        book,
+        words,
+        "by_school",
+        ["school", "district", "school_id"],
+        [([r.label, words.district(r.district), str(r.key)], r.totals) for r in overview.by_school],
+        SCHOOL_MEASURES,
+    )
+    _breakdown_sheet(
+        book,
+        words,
+        "by_grade",
+        ["trainers_grade"],
+        [([_grade(r, words)], r.totals) for r in overview.by_grade],
+    )
+    _breakdown_sheet(
+        book,
+        words,
+        "by_gender",
+        ["trainers_gender"],
+        [([words.gender(r.key)], r.totals) for r in overview.by_gender],
+    )
+    _breakdown_sheet(
+        book,
+        words,
+        "by_month",
+        ["month"],
+        [([month], totals) for month, totals in overview.months],
+    )
+    _peers(book, words, overview.overall)
+    _about(book, words)
+
+    book.properties.title = f"{t('title')} - {t('sheet.indicators')}"
     book.properties.creator = "YTS reporting"
+    book.properties.language = t.lang
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _grade(row: BreakdownRow, words: Wording) -> int | str:
+    return int(row.key) if row.key is not None else words.unknown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -50,6 +51,10 @@ class Messages:
         if share is None:
             return ""
         return f"{self.number(share * 100, 0)}\u00a0%" if self.lang != "en" else f"{share:.0%}"
+
+    def day(self, value: date) -> str:
+        """2024-09-01 in English (unambiguous), 01.09.2024 in Russian and Kazakh."""
+        return value.isoformat() if self.lang == "en" else value.strftime("%d.%m.%Y")
 
     def district(self, name: str | None) -> str:
         return self(f"district.{name}") if name else self("district_unknown")

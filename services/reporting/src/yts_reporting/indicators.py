@@ -127,6 +127,8 @@ class SchoolRow:
 class CohortRow:
     cohort_id: uuid.UUID
     name: str
+    starts_on: date
+    ends_on: date
 
 
 @dataclass(frozen=True)
@@ -503,7 +505,7 @@ class Reader:
 
     async def cohorts(self) -> list[CohortRow]:
         statement = (
-            select(C.c.cohort_id, C.c.name)
+            select(C.c.cohort_id, C.c.name, C.c.starts_on, C.c.ends_on)
             .where(C.c.generation == self.generation)
             .order_by(C.c.starts_on)
         )

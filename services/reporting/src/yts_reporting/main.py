@@ -11,6 +11,7 @@ from yts_chassis.settings import load_settings
 
 from yts_reporting import api, dashboard, handlers, store
 from yts_reporting.settings import ReportingSettings
+from yts_reporting.targets import TargetPlan
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,7 +33,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         title="YTS reporting",
         description=DESCRIPTION,
         routers=[
-            api.build_router(api.Deps(db=runtime.db, targets=settings.targets)),
+            api.build_router(api.Deps(db=runtime.db, plan=TargetPlan.of(settings))),
             dashboard.build_router(dashboard.Deps(db=runtime.db, settings=settings)),
         ],
         subscriptions=[handlers.subscriptions(runtime, settings)],

@@ -31,8 +31,9 @@ from yts_reporting.schemas import (
     filters_of,
     indicator_values,
     period_of,
+    targets_applied,
 )
-from yts_reporting.settings import ProgrammeTargets
+from yts_reporting.targets import AppliedTargets, TargetPlan
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Overview:
     months: list[tuple[str, Totals]]
     by_district: list[BreakdownRow]
     by_school: list[BreakdownRow]
+    targets: AppliedTargets
     by_grade: list[BreakdownRow] = field(default_factory=list)
     by_gender: list[BreakdownRow] = field(default_factory=list)
     trainers_grid: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -95,7 +97,8 @@ async def _breakdown(
                 )
             )
         return sorted(out, key=lambda r: (r.district or "~", r.label))
-    ordered = sorted(rows.items(), key=lambda item: (item[0] is None, str(item[0])))
+    # By the key itself: grades as numbers (9, 10, 11), months and names as text; unknown last.
+    ordered = sorted(rows.items(), key=lambda item: (item[0] is None, item[0] or 0))
     return [
         BreakdownRow(
             key=key,
@@ -107,20 +110,32 @@ async def _breakdown(
     ]
 
 
-async def indicators(db: Database, f: Filters, targets: ProgrammeTargets) -> Indicators:
+async def _targets(reader: Reader, f: Filters, plan: TargetPlan) -> AppliedTargets:
+    if f.school_id is None and f.district is None:
+        return plan.for_programme()
+    return plan.applying_to(f, await reader.schools())
+
+
+async def indicators(db: Database, f: Filters, plan: TargetPlan) -> Indicators:
     async with snapshot(db) as reader:
         totals = await reader.overall(f)
+        targets = await _targets(reader, f, plan)
     return Indicators(
-        period=period_of(f), filters=filters_of(f), **indicator_values(totals, targets)
+        period=period_of(f),
+        filters=filters_of(f),
+        targets=targets_applied(targets),
+        **indicator_values(totals, targets),
     )
 
 
-async def monthly(db: Database, f: Filters, targets: ProgrammeTargets) -> MonthlyIndicators:
+async def monthly(db: Database, f: Filters, plan: TargetPlan) -> MonthlyIndicators:
     async with snapshot(db) as reader:
         months = await _months(reader, f)
+        targets = await _targets(reader, f, plan)
     return MonthlyIndicators(
         period=period_of(f),
         filters=filters_of(f),
+        targets=targets_applied(targets),
         months=[
             MonthIndicators(month=month, **indicator_values(totals, targets))
             for month, totals in months
@@ -129,16 +144,18 @@ async def monthly(db: Database, f: Filters, targets: ProgrammeTargets) -> Monthl
 
 
 async def school_summary(
-    db: Database, school_id: uuid.UUID, f: Filters, targets: ProgrammeTargets
+    db: Database, school_id: uuid.UUID, f: Filters, plan: TargetPlan
 ) -> SchoolSummary | None:
     scoped = f.narrowed(school_id=school_id)
     async with snapshot(db) as reader:
-        found = await reader.schools(school_id)
+        schools = await reader.schools()
+        found = [s for s in schools if s.school_id == school_id]
         if not found:
             return None
         totals = await reader.overall(scoped)
         grid = await reader.trainers_by_grade_and_gender(scoped)
     school = found[0]
+    targets = plan.for_school(school_id, schools)
     return SchoolSummary(
         school=SchoolOut(
             school_id=school.school_id,
@@ -147,6 +164,7 @@ async def school_summary(
             registered_at=school.registered_at,
         ),
         period=period_of(f),
+        targets=targets_applied(targets),
         indicators=IndicatorValues(**indicator_values(totals, targets)),
         trainers_by_grade_and_gender=[
             TrainersByCategory(grade=grade, gender=gender, trainers=n)
@@ -155,7 +173,9 @@ async def school_summary(
     )
 
 
-async def overview(db: Database, f: Filters, *, all_breakdowns: bool = False) -> Overview:
+async def overview(
+    db: Database, f: Filters, plan: TargetPlan, *, all_breakdowns: bool = False
+) -> Overview:
     async with snapshot(db) as reader:
         schools = await reader.schools()
         result = Overview(
@@ -163,6 +183,7 @@ async def overview(db: Database, f: Filters, *, all_breakdowns: bool = False) ->
             months=await _months(reader, f),
             by_district=await _breakdown(reader, f, "district"),
             by_school=await _breakdown(reader, f, "school", schools),
+            targets=plan.applying_to(f, schools),
             trainers_grid=await reader.trainers_by_grade_and_gender(f),
             schools=schools,
             cohorts=await reader.cohorts(),

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 from yts_contracts.vocabulary import District, Gender
 
+from yts_reporting.i18n import Messages
 from yts_reporting.indicators import Filters, Totals
-from yts_reporting.settings import ProgrammeTargets
+from yts_reporting.targets import AppliedTargets, Level, describe
 
 PEER_PARTICIPATIONS = (
     "Peer participations: participants summed over the sessions delivered. These are "
@@ -17,7 +18,10 @@ PEER_PARTICIPATIONS = (
     "attended two sessions counts twice."
 )
 SHARE = "value / target: 1.0 means the target is reached; null when there is no target"
-TARGET = "the programme's target for 2023-2025 (configuration); null when there is none"
+TARGET = (
+    "the target this view is compared with: the programme's, the district's or the school's "
+    "(see `targets`); null when none applies"
+)
 
 
 class Period(BaseModel):
@@ -41,6 +45,31 @@ class AppliedFilters(BaseModel):
     cohort_id: uuid.UUID | None = None
     grade: int | None = Field(default=None, description="trainers' grade (9, 10 or 11)")
     gender: Gender | None = Field(default=None, description="trainers' gender category")
+
+
+class TargetsApplied(BaseModel):
+    """Whose targets the values are compared with, and how they were made."""
+
+    level: Level = Field(
+        description="programme: no district or school filter; district: a district filter; "
+        "school: a school filter or a coordinator's token"
+    )
+    district: District | None = None
+    school_id: uuid.UUID | None = None
+    schools: int | None = Field(
+        default=None, description="district: its registered schools, whose targets it sums"
+    )
+    shared_among: int | None = Field(
+        default=None,
+        description="district or school: the programme's number of schools; a school's target "
+        "is the programme's divided by it, rounded up",
+    )
+    configured: list[str] = Field(
+        default_factory=list,
+        description="indicators whose target at this level is set in configuration "
+        "(YTS_REPORTING_SCHOOL_TARGETS__*, YTS_REPORTING_DISTRICT_TARGETS) instead of shared out",
+    )
+    description: str = Field(description="the same, in a sentence")
 
 
 class CountIndicator(BaseModel):
@@ -103,6 +132,7 @@ class IndicatorValues(BaseModel):
 class Indicators(IndicatorValues):
     period: Period
     filters: AppliedFilters
+    targets: TargetsApplied
 
 
 class MonthIndicators(IndicatorValues):
@@ -112,9 +142,11 @@ class MonthIndicators(IndicatorValues):
 class MonthlyIndicators(BaseModel):
     period: Period
     filters: AppliedFilters
+    targets: TargetsApplied
     months: list[MonthIndicators] = Field(
         description="every month from the first to the last with a fact in the period; "
-        "share compares the month's value with the whole programme's target"
+        "share compares the month's value with the whole length's target of this view "
+        "(programme, district or school: see `targets`)"
     )
 
 
@@ -134,31 +166,35 @@ class TrainersByCategory(BaseModel):
 class SchoolSummary(BaseModel):
     school: SchoolOut
     period: Period
+    targets: TargetsApplied
     indicators: IndicatorValues = Field(
-        description="the indicators of this school; share compares with the programme's target"
+        description="the indicators of this school; share compares with the school's target "
+        "(see `targets`)"
     )
     trainers_by_grade_and_gender: list[TrainersByCategory]
 
 
-def _count(value: int, target: int) -> CountIndicator:
-    goal = target or None
+def _count(value: int, target: int | float | None) -> CountIndicator:
+    goal = int(target) if target else None
     return CountIndicator(value=value, target=goal, share=round(value / goal, 4) if goal else None)
 
 
-def indicator_values(totals: Totals, targets: ProgrammeTargets) -> dict[str, object]:
+def indicator_values(totals: Totals, targets: AppliedTargets) -> dict[str, object]:
     """The fields of ``IndicatorValues`` for one row of totals, against the targets."""
     rating = totals.average_rating
-    rating_target = targets.average_rating or None
+    rating_target = targets.of("average_rating") or None
+
+    def count(measure: str) -> CountIndicator:
+        return _count(getattr(totals, measure), targets.of(measure))
+
     return {
-        "schools_participating": _count(
-            totals.schools_participating, targets.schools_participating
-        ),
-        "trainers_enrolled": _count(totals.trainers_enrolled, targets.trainers_enrolled),
-        "trainers_certified": _count(totals.trainers_certified, targets.trainers_certified),
-        "trainers_active": _count(totals.trainers_active, targets.trainers_active),
-        "trainers_withdrawn": _count(totals.trainers_withdrawn, targets.trainers_withdrawn),
-        "sessions_delivered": _count(totals.sessions_delivered, targets.sessions_delivered),
-        "peer_participations": _count(totals.peer_participations, targets.peer_participations),
+        "schools_participating": count("schools_participating"),
+        "trainers_enrolled": count("trainers_enrolled"),
+        "trainers_certified": count("trainers_certified"),
+        "trainers_active": count("trainers_active"),
+        "trainers_withdrawn": count("trainers_withdrawn"),
+        "sessions_delivered": count("sessions_delivered"),
+        "peer_participations": count("peer_participations"),
         "peer_participations_by_category": PeerCategories(
             female=totals.peers_female,
             male=totals.peers_male,
@@ -173,8 +209,20 @@ def indicator_values(totals: Totals, targets: ProgrammeTargets) -> dict[str, obj
             if rating is not None and rating_target
             else None,
         ),
-        "milestones_reached": _count(totals.milestones_reached, targets.milestones_reached),
+        "milestones_reached": count("milestones_reached"),
     }
+
+
+def targets_applied(targets: AppliedTargets) -> TargetsApplied:
+    return TargetsApplied(
+        level=targets.level,
+        district=District(targets.district) if targets.district else None,
+        school_id=targets.school_id,
+        schools=targets.schools,
+        shared_among=targets.shared_among,
+        configured=list(targets.configured),
+        description=describe(targets, Messages("en")),
+    )
 
 
 def period_of(f: Filters) -> Period:
