@@ -10,9 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -29,6 +33,7 @@ from tests.support.deploy_processes import (
     printed_environment,
     read_lines,
 )
+from tests.support.enrolment_api import trainer
 
 READY = "Ctrl-C stops everything."
 
@@ -143,3 +148,89 @@ async def stream_size(state_dir: Path, stream: str) -> int:
         return int((await nc.jetstream().stream_info(stream)).state.messages)
     finally:
         await nc.close()
+
+
+def test_the_demos_mail_is_caught_readable_and_none_is_left_pending(demo_system: Running) -> None:
+    """Under `yts up` the coordinators' mail goes to the local catcher, not to a port where
+    nothing listens: the demo's mails can be read there, and none stays pending or fails."""
+    catcher = demo_system.url_of("mail")
+    notifications = demo_system.url_of("notifications")
+
+    def gauge(status: str) -> float:
+        metrics = httpx.get(f"{notifications}/metrics", timeout=10).text
+        prefix = f'yts_notification_deliveries{{channel="mail",status="{status}"}} '
+        values = [
+            float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(prefix)
+        ]
+        return values[0] if values else 0.0
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and gauge("pending") + gauge("sending") > 0:
+        time.sleep(0.5)
+    assert gauge("pending") + gauge("sending") == 0
+    assert gauge("failed") == 0
+    listing = httpx.get(f"{catcher}/api/mails", timeout=10).json()
+    assert listing["total"] > 0
+    first = listing["items"][0]
+    page = httpx.get(f"{catcher}/mails/{first['id']}", timeout=10)
+    assert page.status_code == 200
+    assert (demo_system.state_dir / "mail" / f"{first['id']}.eml").exists()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((dict(self.headers.items()), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_partner_receives_a_verified_webhook_on_a_loopback_receiver(
+    demo_system: Running,
+) -> None:
+    """As docs/partners.md says: subscribe (programme staff), then verify each POST with the
+    secret and the Standard Webhooks library; `yts up` accepts a receiver on 127.0.0.1."""
+    from standardwebhooks import Webhook
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    auth = {"Authorization": f"Bearer {demo_system.token}"}
+    try:
+        subscribed = httpx.post(
+            f"{demo_system.url_of('notifications')}/v1/webhook-subscriptions",
+            headers=auth,
+            json={
+                "partner": "Dialogue of Cultures",
+                "url": f"http://127.0.0.1:{server.server_address[1]}/hooks",
+                "event_types": ["yts.enrolment.trainer.enrolled.v1"],
+            },
+            timeout=10,
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        enrolment = demo_system.url_of("enrolment")
+        school = httpx.get(f"{enrolment}/v1/schools", headers=auth, timeout=10).json()["items"][0]
+        cohort = httpx.get(f"{enrolment}/v1/cohorts", headers=auth, timeout=10).json()[-1]
+        enrolled = httpx.post(
+            f"{enrolment}/v1/trainers",
+            headers=auth,
+            json=trainer(school["id"], cohort["id"], first_name="Webhook", last_name="Test"),
+            timeout=10,
+        )
+        assert enrolled.status_code == 201, enrolled.text
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not Receiver.received:
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Receiver.received, "no webhook arrived"
+    headers, body = Receiver.received[0]
+    verified = Webhook(subscribed.json()["secret"]).verify(body, headers)
+    assert verified["type"] == "yts.enrolment.trainer.enrolled.v1"
+    assert verified["data"]["trainer_id"] == enrolled.json()["id"]
+    assert "Webhook" not in body.decode()  # names stay in enrolment
