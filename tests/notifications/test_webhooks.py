@@ -160,6 +160,7 @@ async def test_only_programme_staff_manage_webhooks_and_deliveries(
             ("POST", "/v1/webhook-subscriptions"),
             ("GET", "/v1/webhook-subscriptions"),
             ("DELETE", f"/v1/webhook-subscriptions/{new_id()}"),
+            ("POST", f"/v1/webhook-subscriptions/{new_id()}/enable"),
             ("GET", "/v1/deliveries"),
             ("POST", f"/v1/deliveries/{new_id()}/retry"),
         ):
@@ -255,7 +256,7 @@ async def test_a_partner_that_keeps_failing_is_marked_failed_after_the_last_atte
     event_id, trainer_id = await enrol_someone(js)
 
     failed = await delivery_of(notifications, subscription, event_id, "failed")
-    # delivery_max_attempts is 3 in the tests.
+    # Three attempts in the tests (webhook_retry_schedule_seconds has two steps).
     assert [(a["outcome"], a["http_status"]) for a in failed["attempt_log"]] == [
         ("retry", 503),
         ("retry", 503),

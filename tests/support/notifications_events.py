@@ -113,7 +113,7 @@ def session_completed(
         session_id=new_id(),
         school_id=school_id,
         facilitator_ids=[new_id()],
-        topic_module_id="intercultural-dialogue-basics",
+        topic_module_id="intercultural-communication",  # a module of the curriculum
         language="kk",
         delivered_on=delivered_on,
         duration_minutes=45,

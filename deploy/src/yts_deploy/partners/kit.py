@@ -32,8 +32,8 @@ README = "README.md"
 PASSWORD_VARIABLE = "YTS_PARTNER_NATS_PASSWORD"
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install nats-py ./yts_contracts-*.whl"
 RUN = "set -a; . ./partner.env; .venv/bin/python partner_consumer.py"
-# This module sits in deploy/src/yts_deploy/partners/ of the checkout (workspace members are installed
-# editable); the Dockerfile's image has the checkout's folders under /app.
+# This module sits in deploy/src/yts_deploy/partners/ of the checkout (workspace members are
+# installed editable); the Dockerfile's image has the checkout's folders under /app.
 _CHECKOUT = Path(__file__).resolve().parents[4]
 
 

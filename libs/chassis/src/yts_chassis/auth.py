@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
 from yts_chassis.errors import Problem
@@ -193,6 +194,18 @@ def require_roles(*roles: Role) -> Callable[..., Any]:
         return principal
 
     return dependency
+
+
+def caller_identity(request: Request) -> str | None:
+    """Who sent the request, as the SHA-256 of its bearer token when that token is valid; None
+    otherwise. One id per token: two tokens of one role, label or school are two callers."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not token:
+        return None
+    registry: TokenRegistry = request.app.state.tokens
+    if registry.identify(token) is None:
+        return None
+    return hash_token(token)
 
 
 def ensure_school_access(principal: Principal, school_id: uuid.UUID) -> None:

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 OUTBOX_DIRTY = "yts_outbox_dirty"
+WROTE = "yts_wrote"
 
 
 class Database:
@@ -52,6 +53,11 @@ class Database:
         self._commit_listeners: list[Callable[[], None]] = []
         # Commits that carried outbox rows wake the relay (see outbox.add_events).
         self.after_commit(self._after_commit)
+        # What a transaction wrote, for commit hooks that join only a state change (``wrote``).
+        event.listen(sync_session_class, "after_flush", _note_flush)
+        event.listen(sync_session_class, "do_orm_execute", _note_statement)
+        self.after_commit(_forget_writes)
+        self.after_rollback(_forget_writes)
 
     def on_outbox_commit(self, listener: Callable[[], None]) -> None:
         self._commit_listeners.append(listener)
@@ -128,6 +134,25 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def wrote(session: Session) -> bool:
+    """Whether the session's open transaction has written: flushed objects, executed an
+    INSERT, UPDATE or DELETE, or holds objects its commit will flush."""
+    return bool(session.info.get(WROTE) or session.new or session.deleted or session.dirty)
+
+
+def _note_flush(session: Session, _flush_context: Any) -> None:
+    session.info[WROTE] = True
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[WROTE] = True
+
+
+def _forget_writes(session: Session) -> None:
+    session.info.pop(WROTE, None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

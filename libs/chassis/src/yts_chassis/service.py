@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from yts_chassis.database import Database
 from yts_chassis.deadletter import DeadLetters
 from yts_chassis.errors import PROBLEM_RESPONSES, document_problems, install_problem_handlers
 from yts_chassis.health import health_router
+from yts_chassis.idempotency import IdempotencyKeys, install_idempotency
 from yts_chassis.inbox import Inbox
 from yts_chassis.logs import configure_logging, get_logger
 from yts_chassis.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -68,6 +70,11 @@ class ServiceRuntime:
             publish_timeout=settings.publish_timeout_seconds,
         )
         self.tokens = TokenRegistry(settings.admin_token, settings.tokens_file)
+        self.idempotency = IdempotencyKeys(
+            self.db,
+            messaging.idempotency,
+            timedelta(hours=settings.idempotency_retention_hours),
+        )
         self.retry = RetryPolicy(
             base_seconds=settings.retry_base_seconds,
             max_seconds=settings.retry_max_seconds,
@@ -199,7 +206,9 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.tokens = self.tokens
         install_problem_handlers(app)
-        # Added first, so it runs inside the metrics middleware: refused bodies are counted.
+        # Innermost: it sees every answer the routes and the problem handlers give.
+        install_idempotency(app, self.idempotency)
+        # Added early, so it runs inside the metrics middleware: refused bodies are counted.
         app.add_middleware(RequestBodyLimit, max_bytes=self.settings.max_request_bytes)
         app.add_middleware(_HttpMetrics, service=self.service)
         app.include_router(

@@ -80,6 +80,12 @@ class ServiceSettings(BaseSettings):
         ge=1024,
         description="an HTTP request body larger than this gets 413 before it is read",
     )
+    idempotency_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="how long the response to a create sent with an Idempotency-Key is kept "
+        "for replay; the key may be used for a new request after that",
+    )
 
     @field_validator("nats_url")
     @classmethod

@@ -1,5 +1,5 @@
-"""The chassis' own tables (outbox, inbox), placed in each service's metadata so that they live
-in that service's database and migrations."""
+"""The chassis' own tables (outbox, inbox, idempotency keys), placed in each service's metadata
+so that they live in that service's database and migrations."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
 class MessagingTables:
     outbox: Table
     inbox: Table
+    idempotency: Table
 
 
 def define_messaging_tables(metadata: MetaData) -> MessagingTables:
@@ -56,4 +57,23 @@ def define_messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("event_type", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
-    return MessagingTables(outbox=outbox, inbox=inbox)
+    # Requests sent with an Idempotency-Key and their responses (see idempotency.py).
+    idempotency = Table(
+        "idempotency_keys",
+        metadata,
+        # The caller (SHA-256 of its bearer token) and the key it chose.
+        Column("caller", String(64), primary_key=True),
+        Column("idempotency_key", String(255), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("method", String(10), nullable=False),
+        Column("path", Text, nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+        # NULL until the response is stored: the request is in progress, or its state change
+        # committed and the response was lost.
+        Column("status", Integer, nullable=True),
+        Column("headers", Text, nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+    return MessagingTables(outbox=outbox, inbox=inbox, idempotency=idempotency)

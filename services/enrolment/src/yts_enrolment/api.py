@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles, school_scope
 from yts_chassis.errors import Problem
+from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 
 from yts_enrolment import queries, usecases
@@ -54,6 +55,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["schools"],
         summary="Register a school and its coordinator",
+        **idempotent_create(),
     )
     async def register_school(body: SchoolIn, _: Admin) -> SchoolOut:
         return school_out(await usecases.register_school(deps, body))
@@ -85,6 +87,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["cohorts"],
         summary="Open a cohort (a programme year) for enrolment",
+        **idempotent_create(),
     )
     async def open_cohort(body: CohortIn, _: Admin) -> CohortOut:
         return cohort_out(await usecases.open_cohort(deps, body))
@@ -98,6 +101,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["trainers"],
         summary="Enrol a young trainer (guardian consent required)",
+        **idempotent_create(),
     )
     async def enrol_trainer(body: TrainerIn, principal: Staff) -> TrainerOut:
         ensure_school_access(principal, body.school_id)

@@ -27,7 +27,7 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     settings = settings or load_settings(EnrolmentSettings)
     runtime = ServiceRuntime(settings, store.messaging, MIGRATIONS)
     disk_erasure.zero_freed_space(runtime.db)
-    deps = usecases.Deps(db=runtime.db, outbox=runtime.outbox)
+    deps = usecases.Deps(db=runtime.db, outbox=runtime.outbox, idempotency=runtime.idempotency)
     return runtime.create_app(
         title="YTS enrolment",
         description=DESCRIPTION,

@@ -13,6 +13,7 @@ from sqlmodel import col
 from yts_chassis.auth import Principal, ensure_school_access
 from yts_chassis.database import Database
 from yts_chassis.errors import Problem
+from yts_chassis.idempotency import IdempotencyKeys
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
 from yts_contracts.enrolment import (
@@ -33,6 +34,7 @@ from yts_enrolment.store import Cohort, School, Trainer
 class Deps:
     db: Database
     outbox: Outbox
+    idempotency: IdempotencyKeys
 
 
 def _now() -> datetime:
@@ -245,6 +247,8 @@ async def erase_personal_data(deps: Deps, trainer_id: uuid.UUID, principal: Prin
         trainer.notes = None
         trainer.person_key = None
         trainer.erased_at = _now()
+        # The response to their enrolment, kept for Idempotency-Key retries, held them too.
+        await deps.idempotency.erase_mentions(session, str(trainer.id))
         await deps.outbox.add(
             session, TrainerErased(trainer_id=trainer.id, erased_at=trainer.erased_at)
         )

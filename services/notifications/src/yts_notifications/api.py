@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from yts_chassis.auth import Principal, Role, require_roles
 from yts_chassis.errors import Problem
+from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 
 from yts_notifications import queries, usecases
@@ -36,7 +37,12 @@ def subscription_out(subscription: WebhookSubscription) -> SubscriptionOut:
 
 def delivery_out(row: queries.DeliveryRow) -> DeliveryOut:
     out = DeliveryOut.model_validate(row.delivery, from_attributes=True)
-    final = out.status in {DeliveryStatus.delivered.value, DeliveryStatus.failed.value}
+    # Delivered and failed are final; a held delivery waits for its subscription, not a time.
+    final = out.status in {
+        DeliveryStatus.delivered.value,
+        DeliveryStatus.failed.value,
+        DeliveryStatus.held.value,
+    }
     return out.model_copy(
         update={"partner": row.partner, "next_attempt_at": None if final else out.next_attempt_at}
     )
@@ -50,6 +56,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["webhooks"],
         summary="Subscribe a partner's URL to public events (the secret is shown only here)",
+        **idempotent_create(),
     )
     async def create_subscription(body: SubscriptionIn, _: Admin) -> SubscriptionCreated:
         subscription = await usecases.create_subscription(deps, body)
@@ -81,6 +88,23 @@ def build_router(deps: usecases.Deps) -> APIRouter:
     async def delete_subscription(subscription_id: uuid.UUID, _: Admin) -> Response:
         await usecases.delete_subscription(deps, subscription_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.post(
+        "/webhook-subscriptions/{subscription_id}/enable",
+        tags=["webhooks"],
+        summary="Send to a subscription disabled by a 410 Gone again; its held deliveries resume",
+        responses={
+            404: {"description": "no such subscription"},
+            409: {"description": "the subscription was deleted"},
+        },
+    )
+    async def enable_subscription(subscription_id: uuid.UUID, _: Admin) -> SubscriptionOut:
+        """A subscription whose endpoint answered `410 Gone` is disabled: nothing is sent to it,
+        no delivery is made for new events, and its waiting deliveries are held. Enabling it
+        makes the held deliveries due at once, each with a fresh round of retries; events
+        published while it was disabled are not sent. Enabling one that is not disabled
+        changes nothing."""
+        return subscription_out(await usecases.enable_subscription(deps, subscription_id))
 
     @router.get("/deliveries", tags=["deliveries"], summary="List mail and webhook deliveries")
     async def list_deliveries(

@@ -100,7 +100,7 @@ class DeliveryPlanner:
             "id": uuid.uuid4(),
             "status": DeliveryStatus.pending.value,
             "attempts": 0,
-            "attempt_limit": self.settings.delivery_max_attempts,
+            "attempt_limit": self.settings.max_attempts(values["channel"]),
             "next_attempt_at": now,
             "version": 0,
             "created_at": now,
@@ -121,8 +121,12 @@ class DeliveryPlanner:
         """Deliveries for a public event: a webhook per matching subscription, and the mail
         the event calls for."""
         attributes = event.attributes
+        # A disabled endpoint (410 Gone) gets nothing new until it is re-enabled.
         result = await session.execute(
-            select(WebhookSubscription).where(col(WebhookSubscription.active).is_(True))
+            select(WebhookSubscription).where(
+                col(WebhookSubscription.active).is_(True),
+                col(WebhookSubscription.disabled_at).is_(None),
+            )
         )
         subscriptions = [s for s in result.scalars() if wants(s.event_types, attributes.type)]
         if not subscriptions and mail is None:
@@ -225,6 +229,34 @@ class DeliveryPlanner:
             )
         wake_after_commit(session, self.wake)
 
+    async def disable_endpoint(
+        self, session: AsyncSession, subscription_id: uuid.UUID, reason: str
+    ) -> None:
+        """The subscription's endpoint is gone (410): disable it and set aside its deliveries
+        waiting for an attempt, together rather than failing them one by one."""
+        subscription = await session.get(
+            WebhookSubscription, subscription_id, with_for_update=True, populate_existing=True
+        )
+        if subscription is None or not subscription.active:
+            return  # deleted meanwhile: its deliveries failed with that reason
+        now = self.clock()
+        if subscription.disabled_at is None:
+            subscription.disabled_at = now
+            subscription.disabled_reason = reason
+        await session.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.subscription_id) == subscription_id,
+                col(Delivery.status) == DeliveryStatus.pending.value,
+            )
+            .values(
+                status=DeliveryStatus.held.value,
+                last_result=held_because(reason),
+                updated_at=now,
+                version=col(Delivery.version) + 1,
+            )
+        )
+
     async def abandon_mail_about(
         self, session: AsyncSession, trainer_id: uuid.UUID, reason: str
     ) -> None:
@@ -268,7 +300,19 @@ class Abandon:
     reason: str
 
 
-Prepared = MailOut | WebhookOut | Wait | Abandon
+@dataclass(frozen=True)
+class Hold:
+    """Its subscription's endpoint is disabled: set aside until it is re-enabled."""
+
+    reason: str
+
+
+Prepared = MailOut | WebhookOut | Wait | Abandon | Hold
+
+
+def held_because(reason: str) -> str:
+    """The ``last_result`` of a delivery set aside for a disabled endpoint."""
+    return f"endpoint disabled ({reason}): sent once the subscription is re-enabled"
 
 
 class Preparer:
@@ -289,6 +333,8 @@ class Preparer:
         )
         if subscription is None or not subscription.active:
             return Abandon("the subscription was deleted")
+        if subscription.disabled_at is not None:
+            return Hold(subscription.disabled_reason or "the endpoint was disabled")
         event = await session.get(StoredEvent, delivery.event_id)
         if event is None:
             return Abandon("the event is no longer stored")

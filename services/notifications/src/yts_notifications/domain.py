@@ -10,9 +10,10 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -276,7 +277,8 @@ def coordinator_address(name: str, email: str) -> Address:
 class Verdict:
     """What an attempt's outcome means for the delivery."""
 
-    outcome: str  # delivered | retry | failed
+    # delivered | retry | failed | gone (the endpoint answered 410 Gone: disable it)
+    outcome: str
     result: str  # for people: the HTTP status or SMTP reply, or the error
     retry_after: float | None = None
     http_status: int | None = None
@@ -290,6 +292,10 @@ def http_verdict(status: int, reason: str, retry_after: float | None = None) -> 
         return Verdict("delivered", result, http_status=status)
     if status >= 500 or status in {408, 429}:
         return Verdict("retry", result, retry_after, http_status=status)
+    if status == 410:
+        # Standard Webhooks: the endpoint is gone for good. Failing this one delivery would
+        # leave every later one to fail in turn; the subscription is disabled instead.
+        return Verdict("gone", result, http_status=status)
     # Redirects are not followed (the signed body would go somewhere else) and other 4xx
     # mean the request itself is refused: repeating it cannot help.
     return Verdict("failed", result, http_status=status)
@@ -315,22 +321,62 @@ def destination_refused(reason: str) -> Verdict:
     return Verdict("failed", reason[:500], error=reason[:500])
 
 
-def parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: delay-seconds or an HTTP date."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: the exponential delay is used instead
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def backoff(attempts: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds before the next attempt after ``attempts`` attempts: exponential, capped, with
-    jitter so that many deliveries failing together do not come back together."""
+    """Seconds before the next mail attempt after ``attempts`` attempts: exponential, capped,
+    with jitter so that many deliveries failing together do not come back together."""
     delay = min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
     if retry_after is not None:
         delay = max(delay, min(cap, retry_after))
     return delay
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """When webhooks are tried again: ``delays[n - 1]`` seconds after the n-th attempt of a
+    round asked for a retry, each varied by up to ``jitter`` (a fraction) either way so that
+    the deliveries of a partner's outage do not all come back at once. A round is the
+    delivery's first attempts, or those after a manual retry or a re-enabling."""
+
+    delays: tuple[float, ...]
+    jitter: float = 0.1
+
+    @property
+    def attempts(self) -> int:
+        """Attempts in one round: the first, and one after each delay."""
+        return len(self.delays) + 1
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before the next attempt once attempt ``attempt`` of the round asked for a
+        retry. A longer ``Retry-After`` is honoured, up to the schedule's longest step (a
+        partner cannot park its deliveries for months)."""
+        step = self.delays[min(max(attempt, 1), len(self.delays)) - 1]
+        delay = step * random.uniform(1 - self.jitter, 1 + self.jitter)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, max(self.delays)))
+        return delay
+
+    def span(self) -> tuple[float, float]:
+        """The shortest and the longest time, in seconds, from a round's first attempt to its
+        last, jitter included (Retry-After only makes it longer)."""
+        total = sum(self.delays)
+        return total * (1 - self.jitter), total * (1 + self.jitter)
 
 
 # -- weekly summaries -------------------------------------------------------------------------

@@ -10,8 +10,11 @@
   after. If the process dies in between, the lease runs out and the delivery is sent once more,
   with the same ``webhook-id`` / ``Message-ID`` so the recipient can tell; the lost attempt is
   recorded as 'interrupted'. At least once, never silently lost.
-- Retries: exponential backoff with jitter for 5xx, 408, 429, timeouts and connection errors
-  (SMTP 4xx), failure at once for other 4xx (SMTP 5xx), failure after the last attempt.
+- Retries: for 5xx, 408, 429, timeouts and connection errors (SMTP 4xx), with jitter and
+  honouring Retry-After: webhooks on their schedule over days (``RetrySchedule``), mail with a
+  shorter exponential backoff; failure at once for other 4xx (SMTP 5xx), failure after the
+  last attempt. A webhook answered 410 Gone disables its subscription and sets its waiting
+  deliveries aside (held) until programme staff re-enable it.
 - Isolation: a delivery that cannot be prepared (a contact mail cannot carry, a bug met by one
   row) fails alone with the reason; only the database being unavailable fails a whole pass,
   which is retried with backoff and counted in ``/metrics``.
@@ -40,10 +43,12 @@ from yts_notifications.deliveries import (
     SMTP_DESTINATION,
     Abandon,
     DeliveryPlanner,
+    Hold,
     MailOut,
     Prepared,
     Preparer,
     Wait,
+    held_because,
 )
 from yts_notifications.domain import Verdict, backoff, summary_due, unreachable
 from yts_notifications.egress import Resolver, system_resolver
@@ -73,10 +78,15 @@ FAILING_PASSES = Gauge(
 DELIVERIES = Gauge(
     "yts_notification_deliveries",
     "deliveries in the database not delivered, by channel and status (pending, sending, "
-    "failed); the same count on every replica",
+    "failed, held); the same count on every replica",
     ["channel", "status"],
 )
-UNDELIVERED = (DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.failed)
+UNDELIVERED = (
+    DeliveryStatus.pending,
+    DeliveryStatus.sending,
+    DeliveryStatus.failed,
+    DeliveryStatus.held,
+)
 
 Clock = Callable[[], datetime]
 
@@ -102,6 +112,7 @@ class Claim:
     attempt: int
     attempt_limit: int
     destination: str
+    subscription_id: uuid.UUID | None
     started_at: datetime
     work: MailOut | WebhookOut
 
@@ -110,7 +121,7 @@ class Skipped(Enum):
     """Why a due delivery was not claimed for an attempt."""
 
     lost = "another replica moved it first"
-    moved = "failed without an attempt"
+    moved = "failed or held without an attempt"
     waiting = "set waiting for its recipient"
 
 
@@ -375,6 +386,7 @@ class DeliveryEngine:
             # Read before the UPDATE below: an ORM update refreshes ``delivery`` in place.
             attempt = delivery.attempts + 1
             attempt_limit, destination = delivery.attempt_limit, delivery.destination
+            subscription_id = delivery.subscription_id
             interrupted = delivery.status == DeliveryStatus.sending.value
             if interrupted:
                 session.add(
@@ -397,6 +409,12 @@ class DeliveryEngine:
                     "lease_until": None,
                     "next_attempt_at": now
                     + timedelta(seconds=self.settings.recipient_recheck_seconds),
+                }
+            elif isinstance(prepared, Hold):
+                changes = {
+                    "status": DeliveryStatus.held.value,
+                    "last_result": held_because(prepared.reason),
+                    "lease_until": None,
                 }
             elif isinstance(prepared, Abandon) or delivery.attempts >= delivery.attempt_limit:
                 reason = (
@@ -436,6 +454,7 @@ class DeliveryEngine:
                 attempt=attempt,
                 attempt_limit=attempt_limit,
                 destination=destination,
+                subscription_id=subscription_id,
                 started_at=now,
                 work=prepared,
             )
@@ -471,22 +490,34 @@ class DeliveryEngine:
                 )
                 await asyncio.sleep(0.5 * 2**attempt)
 
+    def _retry_delay(self, claim: Claim, verdict: Verdict) -> float:
+        settings = self.settings
+        if isinstance(claim.work, MailOut):
+            return backoff(
+                claim.attempt,
+                settings.mail_backoff_base_seconds,
+                settings.mail_backoff_max_seconds,
+                verdict.retry_after,
+            )
+        schedule = settings.webhook_retries
+        # Which attempt of its round this was: a manual retry or a re-enabling starts a round.
+        attempt_of_round = claim.attempt - (claim.attempt_limit - schedule.attempts)
+        return schedule.delay(attempt_of_round, verdict.retry_after)
+
     async def _record_once(self, claim: Claim, verdict: Verdict, duration_ms: int) -> None:
         now = self.clock()
-        settings = self.settings
         outcome = verdict.outcome
         changes: dict[str, object] = {"lease_until": None, "last_result": verdict.result}
         retry_at: datetime | None = None
+        gone = outcome == "gone" and claim.subscription_id is not None
+        gone_because = f"the endpoint answered {verdict.result}"
         if outcome == "delivered":
             changes.update(status=DeliveryStatus.delivered.value, delivered_at=now)
+        elif gone:
+            outcome = "disabled"
+            changes.update(status=DeliveryStatus.held.value, last_result=held_because(gone_because))
         elif outcome == "retry" and claim.attempt < claim.attempt_limit:
-            delay = backoff(
-                claim.attempt,
-                settings.delivery_backoff_base_seconds,
-                settings.delivery_backoff_max_seconds,
-                verdict.retry_after,
-            )
-            retry_at = now + timedelta(seconds=delay)
+            retry_at = now + timedelta(seconds=self._retry_delay(claim, verdict))
             changes.update(status=DeliveryStatus.pending.value, next_attempt_at=retry_at)
         else:
             if outcome == "retry":
@@ -517,11 +548,20 @@ class DeliveryEngine:
                 )
                 .values(**changes, version=claim.version + 1, updated_at=now)
             )
+            if gone and moved.rowcount == 1:  # type: ignore[attr-defined]
+                assert claim.subscription_id is not None
+                await self.planner.disable_endpoint(session, claim.subscription_id, gone_because)
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             log.warning(
                 "delivery changed during its attempt (deleted subscription or manual action); "
                 "attempt recorded, state kept",
                 delivery_id=str(claim.delivery_id),
+            )
+        elif gone:
+            log.warning(
+                "webhook endpoint gone: subscription disabled, its deliveries held",
+                subscription_id=str(claim.subscription_id),
+                destination=claim.destination,
             )
         channel = "mail" if isinstance(claim.work, MailOut) else "webhook"
         ATTEMPTS.labels(channel, outcome).inc()
@@ -535,4 +575,5 @@ class DeliveryEngine:
             outcome=outcome,
             result=verdict.result,
             duration_ms=duration_ms,
+            next_attempt_at=retry_at.isoformat() if retry_at else None,
         )

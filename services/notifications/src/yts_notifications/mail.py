@@ -7,6 +7,8 @@ never has their names, and coordinators see names in the enrolment service."""
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -17,11 +19,11 @@ from typing import Any
 import aiosmtplib
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from yts_notifications.curriculum import ModuleNames, load_module_titles
 from yts_notifications.domain import Verdict, smtp_verdict, unreachable
+from yts_notifications.i18n import LOCALES, Wording
 from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import MailMessage
-
-LOCALES = ("kk", "ru", "en")
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,12 @@ class RenderedMail:
 
 class MailTemplates:
     """``templates/mail/<message>.<locale>.j2``; the shared HTML frame is autoescaped by its
-    name, and each HTML block turns autoescaping on for itself."""
+    name, and each HTML block turns autoescaping on for itself. Each template gets ``words``
+    (``i18n.Wording``) for the milestone titles, counts, module titles, language names and
+    numbers of its locale; the context itself holds data (kinds, ids, numbers), not text."""
 
-    def __init__(self) -> None:
+    def __init__(self, module_titles: Mapping[str, ModuleNames] | None = None) -> None:
+        self.module_titles = load_module_titles() if module_titles is None else module_titles
         self.env = Environment(
             loader=PackageLoader("yts_notifications", "templates/mail"),
             autoescape=select_autoescape(
@@ -52,6 +57,7 @@ class MailTemplates:
         if locale not in LOCALES:
             locale = "en"
         template = self.env.get_template(f"{message.value}.{locale}.j2")
+        context = {**context, "words": Wording(locale, self.module_titles)}
         # Top-level {% set %}s (e.g. a milestone's title) are not seen by a block rendered on
         # its own: run the template once as a module and hand its exports to the blocks.
         module = template.make_module(context)
@@ -61,7 +67,8 @@ class MailTemplates:
         def block(name: str) -> str:
             return "".join(template.blocks[name](blocks))
 
-        subject = " ".join(block("subject").split())
+        # Line breaks and runs of spaces become one space; no-break spaces (1 000) stay.
+        subject = re.sub(r"[ \t\r\n]+", " ", block("subject")).strip()
         return RenderedMail(
             subject=subject,
             text=block("text").strip("\n") + "\n",

@@ -14,6 +14,7 @@ from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
 from yts_notifications import api, handlers, store, usecases
+from yts_notifications.curriculum import load_module_titles
 from yts_notifications.deliveries import Preparer
 from yts_notifications.egress import Resolver, system_resolver
 from yts_notifications.engine import DeliveryEngine
@@ -30,7 +31,10 @@ the Young Trainers' School (UNESCO Almaty).
 Webhooks are structured CloudEvents (JSON) signed per the Standard Webhooks spec
 (`webhook-id`, `webhook-timestamp`, `webhook-signature`); `webhook-id` is the same on every
 attempt of one event to one subscription. Every attempt of every mail and webhook is recorded.
-Programme staff (admin) manage subscriptions and deliveries.
+Webhooks are retried over about three and a half days (5 s, 5 min, 30 min, 2 h, 5 h, then every
+10 h, honouring `Retry-After`); an endpoint answering `410 Gone` is disabled, its waiting
+deliveries held, until programme staff re-enable it. Programme staff (admin) manage
+subscriptions and deliveries.
 """
 
 
@@ -51,7 +55,7 @@ def create_app(
     engine = DeliveryEngine(
         runtime.db,
         settings,
-        Preparer(settings, MailTemplates()),
+        Preparer(settings, MailTemplates(load_module_titles(settings.curriculum_file))),
         Mailer(settings),
         clock,
         resolver,

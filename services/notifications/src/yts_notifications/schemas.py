@@ -38,9 +38,18 @@ class SubscriptionOut(BaseModel):
     partner: str
     url: str
     event_types: list[str]
-    active: bool
+    active: bool = Field(description="false once deleted; a disabled subscription is active")
     created_at: datetime
     deleted_at: datetime | None = None
+    disabled_at: datetime | None = Field(
+        default=None,
+        description="when its endpoint answered 410 Gone: from then on nothing is sent to it "
+        "and no delivery is made for new events; its waiting deliveries are held until it is "
+        "re-enabled (POST /v1/webhook-subscriptions/{id}/enable)",
+    )
+    disabled_reason: str | None = Field(
+        default=None, description="why it was disabled, e.g. the endpoint answered HTTP 410 Gone"
+    )
 
 
 class SubscriptionCreated(SubscriptionOut):
@@ -53,7 +62,10 @@ class SubscriptionCreated(SubscriptionOut):
 class AttemptOut(BaseModel):
     number: int
     started_at: datetime
-    outcome: str = Field(description="delivered, retry, failed or interrupted")
+    outcome: str = Field(
+        description="delivered, retry, failed, interrupted, or disabled (the endpoint answered "
+        "410 Gone and its subscription was disabled)"
+    )
     http_status: int | None = None
     smtp_reply: str | None = None
     error: str | None = None
@@ -71,12 +83,18 @@ class DeliveryOut(BaseModel):
     partner: str | None = None
     school_id: uuid.UUID | None = None
     recipient: str | None = Field(default=None, description="mail address or webhook URL")
-    status: str = Field(description="pending, sending, delivered or failed")
+    status: str = Field(
+        description="pending, sending, delivered, failed, or held (its subscription's endpoint "
+        "is disabled; sent once the subscription is re-enabled)"
+    )
     waiting_for: str | None = Field(
         default=None, description="contact or trainer: the mail cannot be addressed yet"
     )
     attempts: int
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = Field(
+        default=None,
+        description="when the next attempt is due; none once delivered, failed or held",
+    )
     last_result: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PositiveFloat, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from yts_chassis.settings import ServiceSettings, TimeZoneName
+
+from yts_notifications.curriculum import CURRICULUM
+from yts_notifications.domain import RetrySchedule
+
+# Standard Webhooks' example schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h...), held at 10 h
+# until the last attempt is at least three days after the first, jitter included.
+WEBHOOK_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0] + [36000.0] * 8
 
 
 class NotificationsSettings(ServiceSettings):
@@ -30,6 +38,12 @@ class NotificationsSettings(ServiceSettings):
         description="From header of every mail",
     )
     mail_concurrency: int = Field(default=4, ge=1, le=100, description="SMTP sends at once")
+    curriculum_file: Path = Field(
+        default=CURRICULUM,
+        description="TOML file of the curriculum modules' titles in kk, ru and en (the "
+        "sessions service's format), for the weekly summaries; the default is a copy of the "
+        "sessions service's own. Give it the file YTS_SESSIONS_CURRICULUM_FILE names, if set",
+    )
 
     # -- webhooks ------------------------------------------------------------------------------
     webhook_timeout_seconds: float = Field(
@@ -44,12 +58,29 @@ class NotificationsSettings(ServiceSettings):
         "localhost, ::1), over plain http:// too; other non-public addresses stay refused",
     )
 
-    # -- the delivery engine -------------------------------------------------------------------
-    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
-    delivery_backoff_base_seconds: float = Field(
-        default=10.0, gt=0, description="delay before the second attempt; doubles each time"
+    # -- retries: mail and webhooks each have their own ------------------------------------
+    mail_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="attempts of one mail before it is marked failed"
     )
-    delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    mail_backoff_base_seconds: float = Field(
+        default=10.0, gt=0, description="delay before a mail's second attempt; doubles each time"
+    )
+    mail_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_schedule_seconds: list[PositiveFloat] = Field(
+        default=WEBHOOK_RETRY_SCHEDULE,
+        min_length=1,
+        max_length=50,
+        description="seconds between a webhook's attempts, one per retry: the default (after "
+        "5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h) tries 14 times over about three and a "
+        "half days, so that a partner's weekend outage loses nothing; JSON list, e.g. "
+        "[5, 300, 1800]",
+    )
+    webhook_retry_jitter: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="each webhook delay varies by up to this fraction either way",
+    )
     delivery_poll_seconds: float = Field(
         default=1.0, gt=0, description="safety-net poll; new deliveries wake the engine at once"
     )
@@ -77,9 +108,17 @@ class NotificationsSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _backoff_bounds(self) -> Self:
-        if self.delivery_backoff_max_seconds < self.delivery_backoff_base_seconds:
-            raise ValueError("delivery_backoff_max_seconds is below delivery_backoff_base_seconds")
+        if self.mail_backoff_max_seconds < self.mail_backoff_base_seconds:
+            raise ValueError("mail_backoff_max_seconds is below mail_backoff_base_seconds")
         return self
+
+    @property
+    def webhook_retries(self) -> RetrySchedule:
+        return RetrySchedule(tuple(self.webhook_retry_schedule_seconds), self.webhook_retry_jitter)
+
+    def max_attempts(self, channel: str) -> int:
+        """Attempts in one round of a delivery of ``channel`` (mail or webhook)."""
+        return self.webhook_retries.attempts if channel == "webhook" else self.mail_max_attempts
 
     @property
     def zone(self) -> ZoneInfo:

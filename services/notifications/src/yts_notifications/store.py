@@ -56,6 +56,9 @@ class DeliveryStatus(StrEnum):
     sending = "sending"  # an attempt is in flight (or its replica died: see the lease)
     delivered = "delivered"
     failed = "failed"
+    # Set aside: its subscription's endpoint answered 410 Gone and is disabled. Not sent, not
+    # failed; resumed when programme staff re-enable the subscription.
+    held = "held"
 
 
 class MailMessage(StrEnum):
@@ -122,9 +125,14 @@ class WebhookSubscription(NotificationsTable, table=True):
     # The signing key (Standard Webhooks "whsec_" form); it must be readable to sign, so it is
     # kept as is and shown only in the response that created it.
     secret: str = Field(max_length=100)
+    # False once deleted (for good); a disabled subscription is still active.
     active: bool = True
     created_at: datetime = moment()
     deleted_at: datetime | None = moment(nullable=True)
+    # Set when the endpoint answered 410 Gone: nothing is sent or made for it until programme
+    # staff re-enable it.
+    disabled_at: datetime | None = moment(nullable=True)
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class StoredEvent(NotificationsTable, table=True):
@@ -171,7 +179,8 @@ class Delivery(NotificationsTable, table=True):
     recipient: str | None = Field(default=None, max_length=2000)
     status: str = Field(max_length=12)
     attempts: int = 0
-    # Attempts allowed so far: the settings' maximum, raised by each manual retry.
+    # Attempts allowed so far: one round of the channel's retries, and another after each
+    # manual retry or re-enabling of its subscription.
     attempt_limit: int
     next_attempt_at: datetime = moment()
     lease_until: datetime | None = moment(nullable=True)
@@ -193,7 +202,8 @@ class DeliveryAttempt(NotificationsTable, table=True):
     delivery_id: uuid.UUID = Field(index=True)
     number: int
     started_at: datetime = moment()
-    # delivered | retry | failed | interrupted (the replica died during the attempt)
+    # delivered | retry | failed | interrupted (the replica died during the attempt) |
+    # disabled (the endpoint answered 410 Gone: its subscription was disabled)
     outcome: str = Field(max_length=12)
     http_status: int | None = None
     smtp_reply: str | None = Field(default=None, max_length=500)

@@ -73,7 +73,11 @@ async def delete_subscription(deps: Deps, subscription_id: uuid.UUID) -> None:
             .where(
                 col(Delivery.subscription_id) == subscription_id,
                 col(Delivery.status).in_(
-                    [DeliveryStatus.pending.value, DeliveryStatus.sending.value]
+                    [
+                        DeliveryStatus.pending.value,
+                        DeliveryStatus.sending.value,
+                        DeliveryStatus.held.value,
+                    ]
                 ),
             )
             .values(
@@ -84,6 +88,45 @@ async def delete_subscription(deps: Deps, subscription_id: uuid.UUID) -> None:
                 version=col(Delivery.version) + 1,
             )
         )
+
+
+async def enable_subscription(deps: Deps, subscription_id: uuid.UUID) -> WebhookSubscription:
+    """Send to a subscription disabled by a 410 Gone again: its held deliveries are due at once,
+    each with a fresh round of retries. Enabling one that is not disabled changes nothing."""
+    now = deps.clock()
+    async with deps.db.transaction() as session:
+        subscription = await session.get(WebhookSubscription, subscription_id, with_for_update=True)
+        if subscription is None:
+            raise Problem.not_found("webhook subscription", subscription_id)
+        if not subscription.active:
+            raise Problem.conflict(
+                "subscription_id",
+                "active_subscription",
+                "the subscription was deleted: create a new one",
+            )
+        if subscription.disabled_at is None:
+            return subscription
+        subscription.disabled_at = None
+        subscription.disabled_reason = None
+        await session.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.subscription_id) == subscription_id,
+                col(Delivery.status) == DeliveryStatus.held.value,
+            )
+            .values(
+                status=DeliveryStatus.pending.value,
+                attempt_limit=col(Delivery.attempts)
+                + deps.settings.max_attempts(Channel.webhook.value),
+                next_attempt_at=now,
+                lease_until=None,
+                last_result="resumed: the subscription was re-enabled",
+                updated_at=now,
+                version=col(Delivery.version) + 1,
+            )
+        )
+    deps.wake()
+    return subscription
 
 
 async def retry_delivery(deps: Deps, delivery_id: uuid.UUID) -> None:
@@ -107,12 +150,20 @@ async def retry_delivery(deps: Deps, delivery_id: uuid.UUID) -> None:
                     "active_subscription",
                     "the subscription of this delivery was deleted",
                 )
+            if subscription.disabled_at is not None:
+                raise Problem.conflict(
+                    "subscription_id",
+                    "enabled_subscription",
+                    f"the subscription's endpoint is disabled ({subscription.disabled_reason}): "
+                    f"re-enable it (POST /v1/webhook-subscriptions/{subscription.id}/enable), "
+                    "which sends its held deliveries",
+                )
         await session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery_id, col(Delivery.version) == delivery.version)
             .values(
                 status=DeliveryStatus.pending.value,
-                attempt_limit=delivery.attempts + deps.settings.delivery_max_attempts,
+                attempt_limit=delivery.attempts + deps.settings.max_attempts(delivery.channel),
                 next_attempt_at=now,
                 lease_until=None,
                 last_result="retry requested",

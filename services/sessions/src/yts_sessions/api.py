@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles, school_scope
 from yts_chassis.errors import Problem, problem_response
+from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 from yts_contracts.sessions import CancellationReason
 
@@ -126,7 +127,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["trainers"],
         summary="Record that a trainer completed a curriculum module",
-        responses={409: {"description": "the trainer already completed this module"}},
+        **idempotent_create({409: {"description": "the trainer already completed this module"}}),
     )
     async def complete_module(
         trainer_id: uuid.UUID, body: ModuleCompletionIn, principal: Staff
@@ -163,6 +164,7 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["sessions"],
         summary="Plan a peer session",
+        **idempotent_create(),
     )
     async def plan_session(body: SessionPlanIn, principal: Staff) -> SessionOut:
         return session_out(await usecases.plan_session(deps, body, principal))
