@@ -2,7 +2,7 @@
 
 Publishes a generated programme (35 schools, 350 trainers, N peer sessions and their
 milestones; the tests' generator) to a private nats-server, then times a rebuild of the read
-models from the streams (``yts_reporting.rebuild``) into a temporary SQLite database, or into
+models from the streams (``yts_reporting.replay``) into a temporary SQLite database, or into
 an empty PostgreSQL database given by URL. Prints one line; numbers belong to the machine.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import nats
 from yts_deploy.natsserver import NatsServer
 from yts_deploy.provision import provision
-from yts_reporting.rebuild import rebuild
+from yts_reporting.replay import rebuild
 from yts_reporting.settings import ReportingSettings
 
 from tests.support.reporting_programme import generate, publish

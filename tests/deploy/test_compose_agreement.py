@@ -32,9 +32,9 @@ from yts_deploy.natsconfig import (
 from yts_deploy.natsserver import nats_server_binary
 from yts_enrolment.settings import EnrolmentSettings
 from yts_notifications.settings import NotificationsSettings
-from yts_reporting.handlers import SUBSCRIPTIONS
-from yts_reporting.rebuild import REBUILD_CONSUMER
+from yts_reporting.replay import REBUILD_CONSUMER
 from yts_reporting.settings import ReportingSettings
+from yts_reporting.subscriptions import SUBSCRIPTIONS
 from yts_sessions.settings import SessionsSettings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -26,8 +26,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from yts_chassis.database import Database
 from yts_deploy.provision import provision
-from yts_reporting.indicators import serving_generation
-from yts_reporting.rebuild import Silent, rebuild
+from yts_reporting import generations
+from yts_reporting.replay import Silent, rebuild
 
 from tests.reporting.conftest import reporting_app, reporting_settings
 from tests.support.reporting_programme import (
@@ -352,7 +352,7 @@ async def test_a_rebuild_gives_the_same_numbers_and_the_api_answers_meanwhile(
     before = await snapshot_of(system.client, p)
     db = Database(system.database_url)
     async with db.session() as session:
-        generation_before = await serving_generation(session)
+        generation_before = await generations.served(session)
 
     class Recorder(Silent):
         total = 0
@@ -384,7 +384,7 @@ async def test_a_rebuild_gives_the_same_numbers_and_the_api_answers_meanwhile(
     assert recorder.done == report.events
     assert recorder.total >= report.events
     async with db.session() as session:
-        assert await serving_generation(session) == generation_before + 1
+        assert await generations.served(session) == generation_before + 1
     await db.dispose()
     assert await snapshot_of(system.client, p) == before
     for case in filter_cases(p):

@@ -48,9 +48,10 @@ from yts_contracts.sessions import (
     SessionCompleted,
 )
 from yts_contracts.vocabulary import District, Gender
-from yts_reporting.indicators import Filters, snapshot
+from yts_reporting.filters import Filters
+from yts_reporting.generations import RebuildRefused, claim, release
+from yts_reporting.indicators import snapshot
 from yts_reporting.main import MIGRATIONS
-from yts_reporting.rebuild import RebuildRefused, claim, release
 from yts_reporting.store import ProjectedSchool
 
 from tests.reporting.conftest import reporting_app
@@ -276,9 +277,9 @@ async def test_while_a_rebuild_runs_live_events_reach_both_generations(live: Liv
             generations = sorted(rows.scalars())
         assert generations == [served, new], f"claimed {new} while serving {served}"
         # Requests keep reading the served generation meanwhile, live events included.
-        async with snapshot(db) as reader:
-            assert reader.generation == served
-            found = await reader.schools(registered.school_id)
+        async with snapshot(db) as read_model:
+            assert read_model.generation == served
+            found = await read_model.schools(registered.school_id)
         assert [s.school_id for s in found] == [registered.school_id]
     finally:
         await release(db, new)
@@ -366,9 +367,9 @@ async def test_the_previous_releases_read_models_are_carried_over(database_facto
             )
         )
     await upgrade_async(url, MIGRATIONS)
-    async with snapshot(db) as reader:
-        totals = await reader.overall(Filters(district="Almaly"))
-        assert [s.name for s in await reader.schools()] == ["Lyceum No. 1"]
+    async with snapshot(db) as read_model:
+        totals = await read_model.overall(Filters(district="Almaly"))
+        assert [s.name for s in await read_model.schools()] == ["Lyceum No. 1"]
     await db.dispose()
     assert totals.trainers_enrolled == 1
     assert totals.trainers_withdrawn == 1

@@ -22,7 +22,7 @@ from yts_enrolment.settings import EnrolmentSettings
 from yts_notifications.main import create_app as notifications_app
 from yts_notifications.settings import NotificationsSettings
 from yts_reporting.main import create_app as reporting_app
-from yts_reporting.rebuild import rebuild
+from yts_reporting.replay import rebuild
 from yts_reporting.settings import ReportingSettings
 from yts_sessions.main import create_app as sessions_app
 from yts_sessions.settings import SessionsSettings

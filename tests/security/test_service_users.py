@@ -21,7 +21,7 @@ from yts_chassis.topology import (
 )
 from yts_contracts.streams import PRIVATE_STREAM
 from yts_deploy.natsconfig import PROVISIONER, REBUILDER, SERVICE_USERS, inbox_prefix
-from yts_reporting.rebuild import REBUILD_CONSUMER, Replay, Silent, replay_stream
+from yts_reporting.replay import REBUILD_CONSUMER, Replay, Silent, replay_stream
 
 from tests.support.deploy_nats import (
     SecuredNats,

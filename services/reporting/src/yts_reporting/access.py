@@ -21,7 +21,7 @@ from yts_chassis.auth import Principal, Role, TokenRegistry, ensure_school_acces
 from yts_chassis.errors import Problem
 from yts_contracts.vocabulary import Day, District, Gender
 
-from yts_reporting.indicators import Filters
+from yts_reporting.filters import Filters, PeriodReversed
 
 COOKIE = "yts_reporting_token"
 READER_ROLES = (Role.admin, Role.partner, Role.coordinator)
@@ -119,21 +119,20 @@ def _filters(
     grade: int | None,
     gender: Gender | None,
 ) -> Filters:
-    if start is not None and end is not None and end < start:
-        raise Problem.invalid(
-            "query.to",
-            "not_before_from",
-            f"the period ends ({end}) before it starts ({start}); give to >= from",
+    try:
+        return Filters(
+            start=start,
+            end=end,
+            district=district.value if district else None,
+            school_id=school,
+            cohort_id=cohort,
+            grade=grade,
+            gender=gender.value if gender else None,
         )
-    return Filters(
-        start=start,
-        end=end,
-        district=district.value if district else None,
-        school_id=school,
-        cohort_id=cohort,
-        grade=grade,
-        gender=gender.value if gender else None,
-    )
+    except PeriodReversed as reversed_period:
+        raise Problem.invalid(
+            "query.to", "not_before_from", f"{reversed_period}; give to >= from"
+        ) from reversed_period
 
 
 Requested = Annotated[Filters, Depends(_requested)]

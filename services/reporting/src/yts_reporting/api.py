@@ -80,11 +80,11 @@ def build_router(deps: Deps) -> APIRouter:
         school_id: uuid.UUID, principal: Reader, requested: Requested
     ) -> SchoolSummary:
         # A coordinator asking for another school gets a 403 here.
-        f = scoped(principal, requested.narrowed(school_id=school_id))
-        summary = await queries.school_summary(deps.db, school_id, f, deps.plan)
-        if summary is None:
-            raise Problem.not_found("school", school_id)
-        return summary
+        filters = scoped(principal, requested.narrowed(school_id=school_id))
+        try:
+            return await queries.school_summary(deps.db, school_id, filters, deps.plan)
+        except queries.SchoolNotKnown as unknown:
+            raise Problem.not_found("school", unknown.school_id) from unknown
 
     @router.get(
         "/exports/sessions.csv",
@@ -101,7 +101,7 @@ def build_router(deps: Deps) -> APIRouter:
         lang: Language = None,
         columns: ColumnNames = "labels",
     ) -> Response:
-        rows = await queries.sessions(deps.db, scoped(principal, requested))
+        rows = await exports.session_rows(deps.db, scoped(principal, requested))
         return Response(
             exports.sessions_csv(rows, _messages(request, lang), columns),
             media_type="text/csv; charset=utf-8",
@@ -123,10 +123,10 @@ def build_router(deps: Deps) -> APIRouter:
         lang: Language = None,
         columns: ColumnNames = "labels",
     ) -> Response:
-        f = scoped(principal, requested)
-        overview = await queries.overview(deps.db, f, deps.plan, all_breakdowns=True)
+        filters = scoped(principal, requested)
+        overview = await queries.overview(deps.db, filters, deps.plan, all_breakdowns=True)
         return Response(
-            exports.indicators_xlsx(overview, f, _messages(request, lang), columns),
+            exports.indicators_xlsx(overview, filters, _messages(request, lang), columns),
             media_type=XLSX,
             headers=_attachment(f"yts-indicators-{date.today().isoformat()}.xlsx"),
         )

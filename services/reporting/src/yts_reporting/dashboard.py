@@ -25,8 +25,9 @@ from yts_contracts.vocabulary import District, Gender
 from yts_reporting import queries
 from yts_reporting.access import COOKIE, FormFilters, browser_principal, identify, scoped
 from yts_reporting.charts import Series, bar_chart
+from yts_reporting.filters import Filters
 from yts_reporting.i18n import LANGUAGES, Messages, choose
-from yts_reporting.indicators import Filters, Totals
+from yts_reporting.indicators import Totals
 from yts_reporting.schemas import indicator_values
 from yts_reporting.settings import ReportingSettings
 from yts_reporting.targets import AppliedTargets, TargetPlan, describe
@@ -61,16 +62,16 @@ class Deps:
     settings: ReportingSettings
 
 
-def _query(f: Filters, lang: str) -> dict[str, str]:
+def _query(filters: Filters, lang: str) -> dict[str, str]:
     """The GET parameters that reproduce these filters (for links and downloads)."""
     pairs = {
-        "from": f.start.isoformat() if f.start else None,
-        "to": f.end.isoformat() if f.end else None,
-        "district": f.district,
-        "school_id": str(f.school_id) if f.school_id else None,
-        "cohort_id": str(f.cohort_id) if f.cohort_id else None,
-        "grade": str(f.grade) if f.grade else None,
-        "gender": f.gender,
+        "from": filters.start.isoformat() if filters.start else None,
+        "to": filters.end.isoformat() if filters.end else None,
+        "district": filters.district,
+        "school_id": str(filters.school_id) if filters.school_id else None,
+        "cohort_id": str(filters.cohort_id) if filters.cohort_id else None,
+        "grade": str(filters.grade) if filters.grade else None,
+        "gender": filters.gender,
         "lang": lang,
     }
     return {k: v for k, v in pairs.items() if v}
@@ -84,17 +85,17 @@ def _login_page(lang: str, *, error: bool, status: int) -> HTMLResponse:
     return HTMLResponse(page, status_code=status)
 
 
-def _subtitle(f: Filters, overview: queries.Overview, t: Messages) -> str:
+def _subtitle(filters: Filters, overview: queries.Overview, t: Messages) -> str:
     """What the figures cover: the filter's period, else the years of the cohorts shown (the
     chosen one, or all), else of the months holding facts; nothing when there is no data."""
-    if f.start is not None and f.end is not None:
-        period = t("period.between", start=t.day(f.start), end=t.day(f.end))
-    elif f.start is not None:
-        period = t("period.since", start=t.day(f.start))
-    elif f.end is not None:
-        period = t("period.until", end=t.day(f.end))
+    if filters.start is not None and filters.end is not None:
+        period = t("period.between", start=t.day(filters.start), end=t.day(filters.end))
+    elif filters.start is not None:
+        period = t("period.since", start=t.day(filters.start))
+    elif filters.end is not None:
+        period = t("period.until", end=t.day(filters.end))
     else:
-        cohorts = [c for c in overview.cohorts if f.cohort_id in (None, c.cohort_id)]
+        cohorts = [c for c in overview.cohorts if filters.cohort_id in (None, c.cohort_id)]
         years = [y for c in cohorts for y in (c.starts_on.year, c.ends_on.year)] or [
             int(month[:4]) for month, _ in overview.months
         ]
@@ -221,21 +222,21 @@ def build_router(deps: Deps) -> APIRouter:
         principal = browser_principal(request)
         if principal is None:
             return _login_page(language, error=False, status=401)
-        f = scoped(principal, requested)
+        filters = scoped(principal, requested)
         t = Messages(language)
-        overview = await queries.overview(deps.db, f, TargetPlan.of(deps.settings))
-        query = _query(f, language)
+        overview = await queries.overview(deps.db, filters, TargetPlan.of(deps.settings))
+        query = _query(filters, language)
         page = environment.get_template("dashboard.html").render(
             t=t,
             lang=language,
             languages=LANGUAGES,
             principal=principal,
             coordinator=principal.role is Role.coordinator,
-            f=f,
+            filters=filters,
             query=query,
             language_links={code: "?" + urlencode({**query, "lang": code}) for code in LANGUAGES},
             downloads=urlencode(query),
-            subtitle=_subtitle(f, overview, t),
+            subtitle=_subtitle(filters, overview, t),
             targets_level=overview.targets.level,
             targets_note=describe(overview.targets, t),
             cards=_cards(overview.overall, overview.targets, t),

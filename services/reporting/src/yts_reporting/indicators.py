@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -40,50 +40,24 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 from yts_chassis.database import Database
 
+from yts_reporting import generations
+from yts_reporting.filters import Filters
 from yts_reporting.store import (
-    ProjectedCohort,
-    ProjectedMilestone,
-    ProjectedSchool,
-    ProjectedSession,
-    ProjectedSessionFacilitator,
-    ProjectedSessionPeers,
-    ProjectedTrainer,
-    ProjectionGeneration,
+    cohorts,
+    facilitators,
+    milestones,
+    peers,
+    schools,
+    sessions,
+    trainers,
 )
 
 Dimension = Literal["district", "school", "grade", "gender", "month"]
 DIMENSIONS: tuple[Dimension, ...] = ("district", "school", "grade", "gender", "month")
 ALL = "all"
 CERTIFIED = "trainer.certified"
-
-T = ProjectedTrainer.__table__  # type: ignore[attr-defined]
-S = ProjectedSchool.__table__  # type: ignore[attr-defined]
-C = ProjectedCohort.__table__  # type: ignore[attr-defined]
-SE = ProjectedSession.__table__  # type: ignore[attr-defined]
-SF = ProjectedSessionFacilitator.__table__  # type: ignore[attr-defined]
-SP = ProjectedSessionPeers.__table__  # type: ignore[attr-defined]
-M = ProjectedMilestone.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Filters:
-    start: date | None = None
-    end: date | None = None
-    district: str | None = None
-    school_id: uuid.UUID | None = None
-    cohort_id: uuid.UUID | None = None
-    grade: int | None = None
-    gender: str | None = None
-
-    @property
-    def on_trainers(self) -> bool:
-        return self.cohort_id is not None or self.grade is not None or self.gender is not None
-
-    def narrowed(self, **changes: Any) -> Filters:
-        return replace(self, **changes)
 
 
 @dataclass
@@ -131,47 +105,19 @@ class CohortRow:
     ends_on: date
 
 
-@dataclass(frozen=True)
-class SessionRow:
-    """One delivered session for the CSV export: no trainer ids, only counts."""
-
-    session_id: uuid.UUID
-    delivered_on: date
-    school_id: uuid.UUID
-    school_name: str | None
-    district: str | None
-    topic_module_id: str | None
-    language: str | None
-    duration_minutes: int | None
-    facilitators: int
-    participants: int
-    participants_female: int
-    participants_male: int
-    peers_by_grade: dict[int, int]
-    feedback_responses: int
-    average_rating: float | None
-
-
-async def serving_generation(session: AsyncSession) -> int:
-    row = (
-        await session.execute(
-            select(col(ProjectionGeneration.serving)).where(col(ProjectionGeneration.id) == 1)
-        )
-    ).first()
-    return int(row[0]) if row is not None else 1
-
-
 @asynccontextmanager
-async def snapshot(db: Database) -> AsyncIterator[Reader]:
-    """A reader of the served generation; every read of one request sees one snapshot, so
+async def snapshot(db: Database) -> AsyncIterator[ReadModel]:
+    """The served generation's read model; every read of one request sees one snapshot, so
     the indicators of a page agree with each other."""
     async with db.snapshot() as session:
-        generation = await serving_generation(session)
-        yield Reader(session, generation, postgres=not db.is_sqlite)
+        generation = await generations.served(session)
+        yield ReadModel(session, generation, postgres=not db.is_sqlite)
 
 
-class Reader:
-    """Counts over one generation; each measure may be broken down by one dimension."""
+class ReadModel:
+    """One generation of the read models, as one snapshot sees it: the indicators counted over
+    it, each measure broken down by at most one dimension, and the schools and cohorts it
+    knows."""
 
     def __init__(self, session: AsyncSession, generation: int, *, postgres: bool) -> None:
         self.session = session
@@ -186,118 +132,127 @@ class Reader:
         return func.substr(day, 1, 7)  # SQLite keeps dates as YYYY-MM-DD text
 
     @staticmethod
-    def _period(day: Any, f: Filters) -> list[ColumnElement[bool]]:
+    def _in_period(day: Any, filters: Filters) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [day.is_not(None)]
-        if f.start is not None:
-            conditions.append(day >= f.start)
-        if f.end is not None:
-            conditions.append(day <= f.end)
+        if filters.start is not None:
+            conditions.append(day >= filters.start)
+        if filters.end is not None:
+            conditions.append(day <= filters.end)
         return conditions
 
     @staticmethod
-    def _school(school: Any, f: Filters) -> list[ColumnElement[bool]]:
+    def _school_filters(school: Any, filters: Filters) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        if f.school_id is not None:
-            conditions.append(school == f.school_id)
-        if f.district is not None:
-            conditions.append(S.c.district == f.district)
+        if filters.school_id is not None:
+            conditions.append(school == filters.school_id)
+        if filters.district is not None:
+            conditions.append(schools.c.district == filters.district)
         return conditions
 
     @staticmethod
-    def _trainer(f: Filters) -> list[ColumnElement[bool]]:
+    def _trainer_filters(filters: Filters) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        if f.cohort_id is not None:
-            conditions.append(T.c.cohort_id == f.cohort_id)
-        if f.grade is not None:
-            conditions.append(T.c.grade == f.grade)
-        if f.gender is not None:
-            conditions.append(T.c.gender == f.gender)
+        if filters.cohort_id is not None:
+            conditions.append(trainers.c.cohort_id == filters.cohort_id)
+        if filters.grade is not None:
+            conditions.append(trainers.c.grade == filters.grade)
+        if filters.gender is not None:
+            conditions.append(trainers.c.gender == filters.gender)
         return conditions
 
     def _school_of(self, school: Any) -> Any:
-        return and_(S.c.generation == self.generation, S.c.school_id == school)
+        return and_(schools.c.generation == self.generation, schools.c.school_id == school)
 
     def _trainer_of(self, trainer: Any) -> Any:
-        return and_(T.c.generation == self.generation, T.c.trainer_id == trainer)
+        return and_(trainers.c.generation == self.generation, trainers.c.trainer_id == trainer)
 
-    def _key(self, dim: Dimension | None, *, school: Any, day: Any) -> ColumnElement[Any]:
-        if dim is None:
+    def _key(self, dimension: Dimension | None, *, school: Any, day: Any) -> ColumnElement[Any]:
+        if dimension is None:
             return literal(ALL)
-        if dim == "district":
-            return S.c.district
-        if dim == "school":
+        if dimension == "district":
+            return schools.c.district
+        if dimension == "school":
             return school
-        if dim == "month":
+        if dimension == "month":
             return self._month(day)
-        return T.c.grade if dim == "grade" else T.c.gender
+        return trainers.c.grade if dimension == "grade" else trainers.c.gender
 
     @staticmethod
-    def _select(dim: Dimension | None, key: Any, *aggregates: Any) -> Select[Any]:
+    def _select(dimension: Dimension | None, key: Any, *aggregates: Any) -> Select[Any]:
         """SELECT key, aggregates ... GROUP BY key; without a dimension, the aggregates only."""
-        if dim is None:
+        if dimension is None:
             return select(*aggregates)
         # GROUP BY the first column by position: PostgreSQL would not match an expression
         # with bound parameters (to_char(day, $1)) to the same one in the select list.
         return select(key, *aggregates).group_by(literal_column("1"))
 
-    async def _grouped(self, statement: Select[Any], dim: Dimension | None) -> dict[Any, Any]:
+    async def _grouped(self, statement: Select[Any], dimension: Dimension | None) -> dict[Any, Any]:
         rows = (await self.session.execute(statement)).all()
-        if dim is None:
+        if dimension is None:
             return {ALL: tuple(rows[0])} if rows else {}
         return {row[0]: tuple(row[1:]) for row in rows}
 
     def _delivered(self) -> list[ColumnElement[bool]]:
         return [
-            SE.c.generation == self.generation,
-            SE.c.delivered_on.is_not(None),
-            SE.c.cancelled_at.is_(None),
+            sessions.c.generation == self.generation,
+            sessions.c.delivered_on.is_not(None),
+            sessions.c.cancelled_at.is_(None),
         ]
 
-    def _sessions_scope(self, f: Filters, dim: Dimension | None) -> Select[Any]:
-        """The sessions delivered under the filters, one row per (session, key)."""
+    def delivered_sessions(
+        self, filters: Filters, dimension: Dimension | None = None
+    ) -> Select[Any]:
+        """The sessions delivered under the filters, one row per (session, key): what the
+        session measures count, and what the sessions export lists."""
         key: ColumnElement[Any]
-        source: Any = SE.outerjoin(S, self._school_of(SE.c.school_id))
+        source: Any = sessions.outerjoin(schools, self._school_of(sessions.c.school_id))
         conditions = [
             *self._delivered(),
-            *self._period(SE.c.delivered_on, f),
-            *self._school(SE.c.school_id, f),
+            *self._in_period(sessions.c.delivered_on, filters),
+            *self._school_filters(sessions.c.school_id, filters),
         ]
-        if dim in ("grade", "gender"):
+        if dimension in ("grade", "gender"):
             # A session belongs to the grade (gender) of each matching trainer who ran it.
-            column = T.c.grade if dim == "grade" else T.c.gender
+            column = trainers.c.grade if dimension == "grade" else trainers.c.gender
             by_trainer = (
-                select(SF.c.session_id, column.label("key"))
+                select(facilitators.c.session_id, column.label("key"))
                 .distinct()
-                .select_from(SF.join(T, self._trainer_of(SF.c.trainer_id)))
-                .where(SF.c.generation == self.generation, *self._trainer(f))
+                .select_from(
+                    facilitators.join(trainers, self._trainer_of(facilitators.c.trainer_id))
+                )
+                .where(
+                    facilitators.c.generation == self.generation, *self._trainer_filters(filters)
+                )
                 .subquery()
             )
-            source = source.join(by_trainer, by_trainer.c.session_id == SE.c.session_id)
+            source = source.join(by_trainer, by_trainer.c.session_id == sessions.c.session_id)
             key = by_trainer.c.key
         else:
-            if f.on_trainers:
+            if filters.on_trainers:
                 conditions.append(
                     exists(
                         select(literal(1))
-                        .select_from(SF.join(T, self._trainer_of(SF.c.trainer_id)))
+                        .select_from(
+                            facilitators.join(trainers, self._trainer_of(facilitators.c.trainer_id))
+                        )
                         .where(
-                            SF.c.generation == self.generation,
-                            SF.c.session_id == SE.c.session_id,
-                            *self._trainer(f),
+                            facilitators.c.generation == self.generation,
+                            facilitators.c.session_id == sessions.c.session_id,
+                            *self._trainer_filters(filters),
                         )
                     )
                 )
-            key = self._key(dim, school=SE.c.school_id, day=SE.c.delivered_on)
+            key = self._key(dimension, school=sessions.c.school_id, day=sessions.c.delivered_on)
         return (
             select(
                 key.label("key"),
-                SE.c.session_id,
-                SE.c.school_id,
-                SE.c.participants,
-                SE.c.participants_female,
-                SE.c.participants_male,
-                SE.c.feedback_responses,
-                SE.c.average_rating,
+                sessions.c.session_id,
+                sessions.c.school_id,
+                sessions.c.participants,
+                sessions.c.participants_female,
+                sessions.c.participants_male,
+                sessions.c.feedback_responses,
+                sessions.c.average_rating,
             )
             .select_from(source)
             .where(*conditions)
@@ -305,65 +260,76 @@ class Reader:
 
     # -- measures ----------------------------------------------------------------------------
 
-    async def _trainers_on(self, day: Any, f: Filters, dim: Dimension | None) -> dict[Any, Any]:
-        key = self._key(dim, school=T.c.school_id, day=day)
+    async def _trainers_on(
+        self, day: Any, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, Any]:
+        key = self._key(dimension, school=trainers.c.school_id, day=day)
         statement = (
-            self._select(dim, key, func.count())
-            .select_from(T.outerjoin(S, self._school_of(T.c.school_id)))
+            self._select(dimension, key, func.count())
+            .select_from(trainers.outerjoin(schools, self._school_of(trainers.c.school_id)))
             .where(
-                T.c.generation == self.generation,
-                *self._period(day, f),
-                *self._school(T.c.school_id, f),
-                *self._trainer(f),
+                trainers.c.generation == self.generation,
+                *self._in_period(day, filters),
+                *self._school_filters(trainers.c.school_id, filters),
+                *self._trainer_filters(filters),
             )
         )
-        return await self._grouped(statement, dim)
+        return await self._grouped(statement, dimension)
 
-    async def _certified(self, f: Filters, dim: Dimension | None) -> dict[Any, Any]:
-        key = self._key(dim, school=T.c.school_id, day=M.c.reached_on)
-        source = M.outerjoin(T, self._trainer_of(M.c.subject_id)).outerjoin(
-            S, self._school_of(T.c.school_id)
-        )
+    async def _trainers_certified(
+        self, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, Any]:
+        key = self._key(dimension, school=trainers.c.school_id, day=milestones.c.reached_on)
+        source = milestones.outerjoin(
+            trainers, self._trainer_of(milestones.c.subject_id)
+        ).outerjoin(schools, self._school_of(trainers.c.school_id))
         statement = (
-            self._select(dim, key, func.count())
+            self._select(dimension, key, func.count())
             .select_from(source)
             .where(
-                M.c.generation == self.generation,
-                M.c.kind == CERTIFIED,
-                *self._period(M.c.reached_on, f),
-                *self._school(T.c.school_id, f),
-                *self._trainer(f),
+                milestones.c.generation == self.generation,
+                milestones.c.kind == CERTIFIED,
+                *self._in_period(milestones.c.reached_on, filters),
+                *self._school_filters(trainers.c.school_id, filters),
+                *self._trainer_filters(filters),
             )
         )
-        return await self._grouped(statement, dim)
+        return await self._grouped(statement, dimension)
 
-    async def _active(self, f: Filters, dim: Dimension | None) -> dict[Any, Any]:
-        key = self._key(dim, school=SE.c.school_id, day=SE.c.delivered_on)
+    async def _trainers_active(
+        self, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, Any]:
+        key = self._key(dimension, school=sessions.c.school_id, day=sessions.c.delivered_on)
         source = (
-            SF.join(
-                SE,
-                and_(SE.c.generation == SF.c.generation, SE.c.session_id == SF.c.session_id),
+            facilitators.join(
+                sessions,
+                and_(
+                    sessions.c.generation == facilitators.c.generation,
+                    sessions.c.session_id == facilitators.c.session_id,
+                ),
             )
-            .outerjoin(T, self._trainer_of(SF.c.trainer_id))
-            .outerjoin(S, self._school_of(SE.c.school_id))
+            .outerjoin(trainers, self._trainer_of(facilitators.c.trainer_id))
+            .outerjoin(schools, self._school_of(sessions.c.school_id))
         )
         statement = (
-            self._select(dim, key, func.count(SF.c.trainer_id.distinct()))
+            self._select(dimension, key, func.count(facilitators.c.trainer_id.distinct()))
             .select_from(source)
             .where(
-                SF.c.generation == self.generation,
+                facilitators.c.generation == self.generation,
                 *self._delivered(),
-                *self._period(SE.c.delivered_on, f),
-                *self._school(SE.c.school_id, f),
-                *self._trainer(f),
+                *self._in_period(sessions.c.delivered_on, filters),
+                *self._school_filters(sessions.c.school_id, filters),
+                *self._trainer_filters(filters),
             )
         )
-        return await self._grouped(statement, dim)
+        return await self._grouped(statement, dimension)
 
-    async def _sessions(self, f: Filters, dim: Dimension | None) -> dict[Any, Any]:
-        scope = self._sessions_scope(f, dim).subquery()
+    async def _sessions_delivered(
+        self, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, Any]:
+        scope = self.delivered_sessions(filters, dimension).subquery()
         statement = self._select(
-            dim,
+            dimension,
             scope.c.key,
             func.count(),
             func.coalesce(func.sum(scope.c.participants), 0),
@@ -372,91 +338,106 @@ class Reader:
             func.coalesce(func.sum(scope.c.feedback_responses), 0),
             func.coalesce(func.sum(scope.c.average_rating * scope.c.feedback_responses), 0.0),
         )
-        return await self._grouped(statement, dim)
+        return await self._grouped(statement, dimension)
 
-    async def _milestones(self, f: Filters, dim: Dimension | None) -> dict[Any, Any]:
-        school = case((M.c.subject_type == "school", M.c.subject_id), else_=T.c.school_id)
-        key = self._key(dim, school=school, day=M.c.reached_on)
-        source = M.outerjoin(
-            T,
+    async def _milestones_reached(
+        self, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, Any]:
+        school = case(
+            (milestones.c.subject_type == "school", milestones.c.subject_id),
+            else_=trainers.c.school_id,
+        )
+        key = self._key(dimension, school=school, day=milestones.c.reached_on)
+        source = milestones.outerjoin(
+            trainers,
             and_(
-                M.c.subject_type == "trainer",
-                self._trainer_of(M.c.subject_id),
+                milestones.c.subject_type == "trainer",
+                self._trainer_of(milestones.c.subject_id),
             ),
-        ).outerjoin(S, self._school_of(school))
+        ).outerjoin(schools, self._school_of(school))
         conditions = [
-            M.c.generation == self.generation,
-            *self._period(M.c.reached_on, f),
-            *self._school(school, f),
-            *self._trainer(f),
+            milestones.c.generation == self.generation,
+            *self._in_period(milestones.c.reached_on, filters),
+            *self._school_filters(school, filters),
+            *self._trainer_filters(filters),
         ]
         # A programme milestone belongs to no school, a school's to no trainer category.
-        if dim in ("district", "school"):
+        if dimension in ("district", "school"):
             conditions.append(school.is_not(None))
-        elif dim in ("grade", "gender"):
-            conditions.append(M.c.subject_type == "trainer")
-        statement = self._select(dim, key, func.count()).select_from(source).where(*conditions)
-        return await self._grouped(statement, dim)
+        elif dimension in ("grade", "gender"):
+            conditions.append(milestones.c.subject_type == "trainer")
+        statement = (
+            self._select(dimension, key, func.count()).select_from(source).where(*conditions)
+        )
+        return await self._grouped(statement, dimension)
 
-    async def _schools(self, f: Filters, dim: Dimension | None) -> dict[Any, Any]:
+    async def _schools_participating(
+        self, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, Any]:
+        key = self._key(dimension, school=trainers.c.school_id, day=trainers.c.enrolled_on)
         enrolled = (
-            select(
-                self._key(dim, school=T.c.school_id, day=T.c.enrolled_on).label("key"),
-                T.c.school_id.label("school_id"),
-            )
-            .select_from(T.outerjoin(S, self._school_of(T.c.school_id)))
+            select(key.label("key"), trainers.c.school_id.label("school_id"))
+            .select_from(trainers.outerjoin(schools, self._school_of(trainers.c.school_id)))
             .where(
-                T.c.generation == self.generation,
-                T.c.school_id.is_not(None),
-                *self._period(T.c.enrolled_on, f),
-                *self._school(T.c.school_id, f),
-                *self._trainer(f),
+                trainers.c.generation == self.generation,
+                trainers.c.school_id.is_not(None),
+                *self._in_period(trainers.c.enrolled_on, filters),
+                *self._school_filters(trainers.c.school_id, filters),
+                *self._trainer_filters(filters),
             )
         )
-        delivering = self._sessions_scope(f, dim).subquery()
+        delivering = self.delivered_sessions(filters, dimension).subquery()
         either = union_all(enrolled, select(delivering.c.key, delivering.c.school_id)).subquery()
-        statement = self._select(dim, either.c.key, func.count(either.c.school_id.distinct()))
-        return await self._grouped(statement, dim)
+        statement = self._select(dimension, either.c.key, func.count(either.c.school_id.distinct()))
+        return await self._grouped(statement, dimension)
 
-    async def _peers_by_grade(self, f: Filters, dim: Dimension | None) -> dict[Any, dict[int, int]]:
-        scope = self._sessions_scope(f, dim).subquery()
-        columns: list[Any] = [SP.c.grade, func.sum(SP.c.participants)]
-        if dim is not None:
+    async def _peers_by_grade(
+        self, filters: Filters, dimension: Dimension | None
+    ) -> dict[Any, dict[int, int]]:
+        scope = self.delivered_sessions(filters, dimension).subquery()
+        columns: list[Any] = [peers.c.grade, func.sum(peers.c.participants)]
+        if dimension is not None:
             columns.insert(0, scope.c.key)
         statement = (
             select(*columns)
-            .select_from(SP.join(scope, SP.c.session_id == scope.c.session_id))
-            .where(SP.c.generation == self.generation)
+            .select_from(peers.join(scope, peers.c.session_id == scope.c.session_id))
+            .where(peers.c.generation == self.generation)
             .group_by(*columns[:-1])
         )
         found: dict[Any, dict[int, int]] = {}
         for row in (await self.session.execute(statement)).all():
-            row_key = row[0] if dim is not None else ALL
+            row_key = row[0] if dimension is not None else ALL
             grade, n = row[-2], row[-1]
             found.setdefault(row_key, {})[int(grade)] = int(n)
         return found
 
     # -- what the routes ask -----------------------------------------------------------------
 
-    async def totals(self, f: Filters, dim: Dimension | None = None) -> dict[Any, Totals]:
-        """Every measure, for the whole selection (key ``ALL``) or by ``dim``."""
+    async def totals(
+        self, filters: Filters, dimension: Dimension | None = None
+    ) -> dict[Any, Totals]:
+        """Every measure, for the whole selection (key ``ALL``) or by ``dimension``."""
         rows: dict[Any, Totals] = {}
 
         def row(key: Any) -> Totals:
             return rows.setdefault(key, Totals())
 
-        for key, (n,) in (await self._schools(f, dim)).items():
+        for key, (n,) in (await self._schools_participating(filters, dimension)).items():
             row(key).schools_participating = int(n)
-        for key, (n,) in (await self._trainers_on(T.c.enrolled_on, f, dim)).items():
+        for key, (n,) in (
+            await self._trainers_on(trainers.c.enrolled_on, filters, dimension)
+        ).items():
             row(key).trainers_enrolled = int(n)
-        for key, (n,) in (await self._trainers_on(T.c.withdrawn_on, f, dim)).items():
+        for key, (n,) in (
+            await self._trainers_on(trainers.c.withdrawn_on, filters, dimension)
+        ).items():
             row(key).trainers_withdrawn = int(n)
-        for key, (n,) in (await self._certified(f, dim)).items():
+        for key, (n,) in (await self._trainers_certified(filters, dimension)).items():
             row(key).trainers_certified = int(n)
-        for key, (n,) in (await self._active(f, dim)).items():
+        for key, (n,) in (await self._trainers_active(filters, dimension)).items():
             row(key).trainers_active = int(n)
         for key, (n, total, female, male, responses, points) in (
-            await self._sessions(f, dim)
+            await self._sessions_delivered(filters, dimension)
         ).items():
             target = row(key)
             target.sessions_delivered = int(n)
@@ -465,28 +446,28 @@ class Reader:
             target.peers_male = int(male)
             target.feedback_responses = int(responses)
             target.rating_points = float(points)
-        for key, (n,) in (await self._milestones(f, dim)).items():
+        for key, (n,) in (await self._milestones_reached(filters, dimension)).items():
             row(key).milestones_reached = int(n)
-        for key, by_grade in (await self._peers_by_grade(f, dim)).items():
+        for key, by_grade in (await self._peers_by_grade(filters, dimension)).items():
             row(key).peers_by_grade = dict(sorted(by_grade.items()))
         return rows
 
-    async def overall(self, f: Filters) -> Totals:
-        return (await self.totals(f)).get(ALL, Totals())
+    async def overall(self, filters: Filters) -> Totals:
+        return (await self.totals(filters)).get(ALL, Totals())
 
-    async def trainers_by_grade_and_gender(self, f: Filters) -> dict[tuple[int, str], int]:
+    async def trainers_by_grade_and_gender(self, filters: Filters) -> dict[tuple[int, str], int]:
         """Trainers enrolled under the filters, by (grade, gender)."""
         statement = (
-            select(T.c.grade, T.c.gender, func.count())
-            .select_from(T.outerjoin(S, self._school_of(T.c.school_id)))
+            select(trainers.c.grade, trainers.c.gender, func.count())
+            .select_from(trainers.outerjoin(schools, self._school_of(trainers.c.school_id)))
             .where(
-                T.c.generation == self.generation,
-                T.c.grade.is_not(None),
-                *self._period(T.c.enrolled_on, f),
-                *self._school(T.c.school_id, f),
-                *self._trainer(f),
+                trainers.c.generation == self.generation,
+                trainers.c.grade.is_not(None),
+                *self._in_period(trainers.c.enrolled_on, filters),
+                *self._school_filters(trainers.c.school_id, filters),
+                *self._trainer_filters(filters),
             )
-            .group_by(T.c.grade, T.c.gender)
+            .group_by(trainers.c.grade, trainers.c.gender)
         )
         return {
             (int(grade), str(gender)): int(n)
@@ -495,83 +476,18 @@ class Reader:
 
     async def schools(self, school_id: uuid.UUID | None = None) -> list[SchoolRow]:
         statement = (
-            select(S.c.school_id, S.c.name, S.c.district, S.c.registered_at)
-            .where(S.c.generation == self.generation)
-            .order_by(S.c.district, S.c.name)
+            select(schools.c.school_id, schools.c.name, schools.c.district, schools.c.registered_at)
+            .where(schools.c.generation == self.generation)
+            .order_by(schools.c.district, schools.c.name)
         )
         if school_id is not None:
-            statement = statement.where(S.c.school_id == school_id)
+            statement = statement.where(schools.c.school_id == school_id)
         return [SchoolRow(*row) for row in (await self.session.execute(statement)).all()]
 
     async def cohorts(self) -> list[CohortRow]:
         statement = (
-            select(C.c.cohort_id, C.c.name, C.c.starts_on, C.c.ends_on)
-            .where(C.c.generation == self.generation)
-            .order_by(C.c.starts_on)
+            select(cohorts.c.cohort_id, cohorts.c.name, cohorts.c.starts_on, cohorts.c.ends_on)
+            .where(cohorts.c.generation == self.generation)
+            .order_by(cohorts.c.starts_on)
         )
         return [CohortRow(*row) for row in (await self.session.execute(statement)).all()]
-
-    async def sessions(self, f: Filters) -> list[SessionRow]:
-        """Delivered sessions under the filters, by day, with counts only."""
-        scope = self._sessions_scope(f, None).subquery()
-        facilitators = (
-            select(func.count())
-            .where(SF.c.generation == self.generation, SF.c.session_id == scope.c.session_id)
-            .scalar_subquery()
-        )
-        statement = (
-            select(
-                SE.c.session_id,
-                SE.c.delivered_on,
-                SE.c.school_id,
-                S.c.name,
-                S.c.district,
-                SE.c.topic_module_id,
-                SE.c.language,
-                SE.c.duration_minutes,
-                facilitators,
-                SE.c.participants,
-                SE.c.participants_female,
-                SE.c.participants_male,
-                SE.c.feedback_responses,
-                SE.c.average_rating,
-            )
-            .select_from(
-                scope.join(
-                    SE,
-                    and_(
-                        SE.c.generation == self.generation,
-                        SE.c.session_id == scope.c.session_id,
-                    ),
-                ).outerjoin(S, self._school_of(SE.c.school_id))
-            )
-            .order_by(SE.c.delivered_on, SE.c.session_id)
-        )
-        rows = (await self.session.execute(statement)).all()
-        grades = select(SP.c.session_id, SP.c.grade, SP.c.participants).where(
-            SP.c.generation == self.generation,
-            SP.c.session_id.in_(select(scope.c.session_id)),
-        )
-        by_session: dict[uuid.UUID, dict[int, int]] = {}
-        for session_id, grade, count in (await self.session.execute(grades)).all():
-            by_session.setdefault(session_id, {})[int(grade)] = int(count)
-        return [
-            SessionRow(
-                session_id=r[0],
-                delivered_on=r[1],
-                school_id=r[2],
-                school_name=r[3],
-                district=r[4],
-                topic_module_id=r[5],
-                language=r[6],
-                duration_minutes=r[7],
-                facilitators=int(r[8]),
-                participants=int(r[9] or 0),
-                participants_female=int(r[10] or 0),
-                participants_male=int(r[11] or 0),
-                peers_by_grade=by_session.get(r[0], {}),
-                feedback_responses=int(r[12] or 0),
-                average_rating=r[13],
-            )
-            for r in rows
-        ]

@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_reporting import api, dashboard, handlers, store
+from yts_reporting import api, dashboard, store, subscriptions
 from yts_reporting.settings import ReportingSettings
 from yts_reporting.targets import TargetPlan
 
@@ -36,7 +36,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             api.build_router(api.Deps(db=runtime.db, plan=TargetPlan.of(settings))),
             dashboard.build_router(dashboard.Deps(db=runtime.db, settings=settings)),
         ],
-        subscriptions=[handlers.subscriptions(runtime, settings)],
+        subscriptions=[subscriptions.build_router(runtime, settings)],
     )
     # The dashboard's stylesheet: served here, so the page works offline (no CDN).
     app.mount("/assets", StaticFiles(directory=dashboard.ASSETS), name="assets")

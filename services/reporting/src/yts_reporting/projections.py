@@ -11,7 +11,7 @@ Rules that keep the numbers right whatever the delivery does:
 - erasure keeps the anonymous categories (that is all reporting holds) so counts stay right.
 
 Handlers apply an event to every generation being written: the served one, and the one a
-rebuild is filling (see ``generations``); the rebuild itself writes only the new one.
+rebuild is filling; the rebuild's replay writes only the new one (see ``generations.py``).
 
 Writes are staged per transaction (``Writes``) and sent when it commits, one executemany per
 kind of row: a batch of 500 events costs a handful of statements instead of 1,500, which is
@@ -27,10 +27,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
-from sqlmodel import col
 from yts_chassis.consumer import EventHandler
 from yts_chassis.database import Database, upsert_statement
 from yts_contracts.enrolment import (
@@ -44,6 +42,7 @@ from yts_contracts.envelope import EventData, ReceivedEvent
 from yts_contracts.milestones import MilestoneReached
 from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted
 
+from yts_reporting.generations import forget_written, written
 from yts_reporting.store import (
     ProjectedCohort,
     ProjectedMilestone,
@@ -53,32 +52,9 @@ from yts_reporting.store import (
     ProjectedSessionFacilitator,
     ProjectedSessionPeers,
     ProjectedTrainer,
-    ProjectionGeneration,
 )
 
-GENERATIONS_KEY = "yts_reporting_generations"
-
 Apply = Callable[[AsyncSession, Any, int], Awaitable[None]]
-
-
-async def generations(session: AsyncSession) -> tuple[int, ...]:
-    """The generations this transaction writes: read once per transaction (a batch), so that a
-    rebuild registered later is seen by the next batch. A rebuild presets its own."""
-    cached = session.info.get(GENERATIONS_KEY)
-    if cached is not None:
-        return tuple(cached)
-    row = (
-        await session.execute(
-            select(col(ProjectionGeneration.serving), col(ProjectionGeneration.building)).where(
-                col(ProjectionGeneration.id) == 1
-            )
-        )
-    ).first()
-    serving, building = (row[0], row[1]) if row is not None else (1, None)
-    found = (serving,) if building is None or building == serving else (serving, building)
-    session.info[GENERATIONS_KEY] = found
-    return found
-
 
 WRITES_KEY = "yts_reporting_writes"
 
@@ -145,7 +121,7 @@ def _send_staged_writes(session: Session) -> None:
 
 def _drop_staged_writes(session: Session) -> None:
     session.info.pop(WRITES_KEY, None)
-    session.info.pop(GENERATIONS_KEY, None)
+    forget_written(session)
 
 
 class Projections:
@@ -367,7 +343,7 @@ class Projections:
 
 def _each_generation(apply: Apply) -> EventHandler:
     async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
-        for generation in await generations(session):
+        for generation in await written(session):
             await apply(session, event.data, generation)
 
     handler.__name__ = getattr(apply, "__name__", "handler")

@@ -1,5 +1,5 @@
-"""Reporting's read side for the routes: indicators, months, breakdowns, one school, the
-session rows of the export. Each function reads one generation in one snapshot."""
+"""Reporting's read side for the routes: indicators, months, breakdowns, one school. Each
+function reads one generation in one snapshot."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from typing import Any
 
 from yts_chassis.database import Database
 
+from yts_reporting.filters import Filters
 from yts_reporting.indicators import (
     CohortRow,
     Dimension,
-    Filters,
-    Reader,
+    ReadModel,
     SchoolRow,
-    SessionRow,
     Totals,
     snapshot,
 )
@@ -34,6 +33,14 @@ from yts_reporting.schemas import (
     targets_applied,
 )
 from yts_reporting.targets import AppliedTargets, TargetPlan
+
+
+class SchoolNotKnown(LookupError):
+    """A school reporting has no ``school.registered`` of (yet)."""
+
+    def __init__(self, school_id: uuid.UUID) -> None:
+        super().__init__(f"no school {school_id} known to reporting")
+        self.school_id = school_id
 
 
 @dataclass(frozen=True)
@@ -70,20 +77,22 @@ def month_range(first: str, last: str) -> list[str]:
     return months
 
 
-async def _months(reader: Reader, f: Filters) -> list[tuple[str, Totals]]:
+async def _months(read_model: ReadModel, filters: Filters) -> list[tuple[str, Totals]]:
     """Every month from the first to the last holding a fact (empty months included)."""
-    found = {str(k): v for k, v in (await reader.totals(f, "month")).items() if k is not None}
+    found = {
+        str(k): v for k, v in (await read_model.totals(filters, "month")).items() if k is not None
+    }
     if not found:
         return []
     return [(m, found.get(m, Totals())) for m in month_range(min(found), max(found))]
 
 
 async def _breakdown(
-    reader: Reader, f: Filters, dim: Dimension, schools: Sequence[SchoolRow] = ()
+    read_model: ReadModel, filters: Filters, dimension: Dimension, schools: Sequence[SchoolRow] = ()
 ) -> list[BreakdownRow]:
-    """Totals by ``dim``; school rows are named from ``schools`` (read once by the caller)."""
-    rows = await reader.totals(f, dim)
-    if dim == "school":
+    """Totals by ``dimension``; school rows are named from ``schools`` (read once by the caller)."""
+    rows = await read_model.totals(filters, dimension)
+    if dimension == "school":
         by_id = {s.school_id: s for s in schools}
         out = []
         for key, totals in rows.items():
@@ -103,38 +112,38 @@ async def _breakdown(
         BreakdownRow(
             key=key,
             label="" if key is None else str(key),
-            district=str(key) if dim == "district" and key is not None else None,
+            district=str(key) if dimension == "district" and key is not None else None,
             totals=totals,
         )
         for key, totals in ordered
     ]
 
 
-async def _targets(reader: Reader, f: Filters, plan: TargetPlan) -> AppliedTargets:
-    if f.school_id is None and f.district is None:
+async def _targets(read_model: ReadModel, filters: Filters, plan: TargetPlan) -> AppliedTargets:
+    if filters.school_id is None and filters.district is None:
         return plan.for_programme()
-    return plan.applying_to(f, await reader.schools())
+    return plan.applying_to(filters, await read_model.schools())
 
 
-async def indicators(db: Database, f: Filters, plan: TargetPlan) -> Indicators:
-    async with snapshot(db) as reader:
-        totals = await reader.overall(f)
-        targets = await _targets(reader, f, plan)
+async def indicators(db: Database, filters: Filters, plan: TargetPlan) -> Indicators:
+    async with snapshot(db) as read_model:
+        totals = await read_model.overall(filters)
+        targets = await _targets(read_model, filters, plan)
     return Indicators(
-        period=period_of(f),
-        filters=filters_of(f),
+        period=period_of(filters),
+        filters=filters_of(filters),
         targets=targets_applied(targets),
         **indicator_values(totals, targets),
     )
 
 
-async def monthly(db: Database, f: Filters, plan: TargetPlan) -> MonthlyIndicators:
-    async with snapshot(db) as reader:
-        months = await _months(reader, f)
-        targets = await _targets(reader, f, plan)
+async def monthly(db: Database, filters: Filters, plan: TargetPlan) -> MonthlyIndicators:
+    async with snapshot(db) as read_model:
+        months = await _months(read_model, filters)
+        targets = await _targets(read_model, filters, plan)
     return MonthlyIndicators(
-        period=period_of(f),
-        filters=filters_of(f),
+        period=period_of(filters),
+        filters=filters_of(filters),
         targets=targets_applied(targets),
         months=[
             MonthIndicators(month=month, **indicator_values(totals, targets))
@@ -144,16 +153,17 @@ async def monthly(db: Database, f: Filters, plan: TargetPlan) -> MonthlyIndicato
 
 
 async def school_summary(
-    db: Database, school_id: uuid.UUID, f: Filters, plan: TargetPlan
-) -> SchoolSummary | None:
-    scoped = f.narrowed(school_id=school_id)
-    async with snapshot(db) as reader:
-        schools = await reader.schools()
+    db: Database, school_id: uuid.UUID, filters: Filters, plan: TargetPlan
+) -> SchoolSummary:
+    """One school's indicators; ``SchoolNotKnown`` when reporting does not know the school."""
+    scoped = filters.narrowed(school_id=school_id)
+    async with snapshot(db) as read_model:
+        schools = await read_model.schools()
         found = [s for s in schools if s.school_id == school_id]
         if not found:
-            return None
-        totals = await reader.overall(scoped)
-        grid = await reader.trainers_by_grade_and_gender(scoped)
+            raise SchoolNotKnown(school_id)
+        totals = await read_model.overall(scoped)
+        grid = await read_model.trainers_by_grade_and_gender(scoped)
     school = found[0]
     targets = plan.for_school(school_id, schools)
     return SchoolSummary(
@@ -163,7 +173,7 @@ async def school_summary(
             district=school.district,
             registered_at=school.registered_at,
         ),
-        period=period_of(f),
+        period=period_of(filters),
         targets=targets_applied(targets),
         indicators=IndicatorValues(**indicator_values(totals, targets)),
         trainers_by_grade_and_gender=[
@@ -174,26 +184,21 @@ async def school_summary(
 
 
 async def overview(
-    db: Database, f: Filters, plan: TargetPlan, *, all_breakdowns: bool = False
+    db: Database, filters: Filters, plan: TargetPlan, *, all_breakdowns: bool = False
 ) -> Overview:
-    async with snapshot(db) as reader:
-        schools = await reader.schools()
+    async with snapshot(db) as read_model:
+        schools = await read_model.schools()
         result = Overview(
-            overall=await reader.overall(f),
-            months=await _months(reader, f),
-            by_district=await _breakdown(reader, f, "district"),
-            by_school=await _breakdown(reader, f, "school", schools),
-            targets=plan.applying_to(f, schools),
-            trainers_grid=await reader.trainers_by_grade_and_gender(f),
+            overall=await read_model.overall(filters),
+            months=await _months(read_model, filters),
+            by_district=await _breakdown(read_model, filters, "district"),
+            by_school=await _breakdown(read_model, filters, "school", schools),
+            targets=plan.applying_to(filters, schools),
+            trainers_grid=await read_model.trainers_by_grade_and_gender(filters),
             schools=schools,
-            cohorts=await reader.cohorts(),
+            cohorts=await read_model.cohorts(),
         )
         if all_breakdowns:
-            result.by_grade = await _breakdown(reader, f, "grade")
-            result.by_gender = await _breakdown(reader, f, "gender")
+            result.by_grade = await _breakdown(read_model, filters, "grade")
+            result.by_gender = await _breakdown(read_model, filters, "gender")
     return result
-
-
-async def sessions(db: Database, f: Filters) -> list[SessionRow]:
-    async with snapshot(db) as reader:
-        return await reader.sessions(f)

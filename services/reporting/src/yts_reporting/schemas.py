@@ -8,8 +8,9 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 from yts_contracts.vocabulary import District, Gender
 
+from yts_reporting.filters import Filters
 from yts_reporting.i18n import Messages
-from yts_reporting.indicators import Filters, Totals
+from yts_reporting.indicators import Totals
 from yts_reporting.targets import AppliedTargets, Level, describe
 
 PEER_PARTICIPATIONS = (
@@ -225,15 +226,15 @@ def targets_applied(targets: AppliedTargets) -> TargetsApplied:
     )
 
 
-def period_of(f: Filters) -> Period:
-    return Period(start=f.start, end=f.end)
+def period_of(filters: Filters) -> Period:
+    return Period(start=filters.start, end=filters.end)
 
 
-def filters_of(f: Filters) -> AppliedFilters:
+def filters_of(filters: Filters) -> AppliedFilters:
     return AppliedFilters(
-        district=District(f.district) if f.district else None,
-        school_id=f.school_id,
-        cohort_id=f.cohort_id,
-        grade=f.grade,
-        gender=Gender(f.gender) if f.gender else None,
+        district=District(filters.district) if filters.district else None,
+        school_id=filters.school_id,
+        cohort_id=filters.cohort_id,
+        grade=filters.grade,
+        gender=Gender(filters.gender) if filters.gender else None,
     )

@@ -2,9 +2,10 @@
 
 Every projected row belongs to a *generation*: the service answers from the generation that
 ``projection_generation.serving`` names, while a rebuild fills the next one from the streams;
-switching over is one update of that row. Rows hold facts keyed by their natural ids (a session,
-a trainer, a milestone), never counters, so applying an event twice, or two events of different
-streams in either order, leaves the same rows. Indicators are counted from them when asked.
+switching over is one update of that row (see ``generations.py``). Rows hold facts keyed by
+their natural ids (a session, a trainer, a milestone), never counters, so applying an event
+twice, or two events of different streams in either order, leaves the same rows. Indicators are
+counted from them when asked.
 """
 
 from __future__ import annotations
@@ -156,6 +157,16 @@ PROJECTED_TABLES: tuple[type[ReportingTable], ...] = (
     ProjectedCohort,
     ProjectedSchool,
 )
+
+# The same tables as SQL expressions (``trainers.c.grade``), for the queries that count
+# (indicators) and list (exports).
+trainers = ProjectedTrainer.__table__  # type: ignore[attr-defined]
+schools = ProjectedSchool.__table__  # type: ignore[attr-defined]
+cohorts = ProjectedCohort.__table__  # type: ignore[attr-defined]
+sessions = ProjectedSession.__table__  # type: ignore[attr-defined]
+facilitators = ProjectedSessionFacilitator.__table__  # type: ignore[attr-defined]
+peers = ProjectedSessionPeers.__table__  # type: ignore[attr-defined]
+milestones = ProjectedMilestone.__table__  # type: ignore[attr-defined]
 
 metadata = ReportingTable.metadata
 messaging = define_messaging_tables(metadata)

@@ -21,8 +21,9 @@ from typing import Literal
 
 from yts_contracts.vocabulary import District
 
+from yts_reporting.filters import Filters
 from yts_reporting.i18n import Messages
-from yts_reporting.indicators import Filters, SchoolRow
+from yts_reporting.indicators import SchoolRow
 from yts_reporting.settings import (
     DistrictTargets,
     ProgrammeTargets,
@@ -79,13 +80,13 @@ class TargetPlan:
     def for_programme(self) -> AppliedTargets:
         return AppliedTargets("programme", {m: _goal(getattr(self.programme, m)) for m in MEASURES})
 
-    def applying_to(self, f: Filters, schools: Sequence[SchoolRow]) -> AppliedTargets:
-        """The targets of the view ``f`` selects: the narrowest of school, district,
+    def applying_to(self, filters: Filters, schools: Sequence[SchoolRow]) -> AppliedTargets:
+        """The targets of the view ``filters`` selects: the narrowest of school, district,
         programme. ``schools`` are the schools registered with reporting."""
-        if f.school_id is not None:
-            return self.for_school(f.school_id, schools)
-        if f.district is not None:
-            return self.for_district(f.district, schools)
+        if filters.school_id is not None:
+            return self.for_school(filters.school_id, schools)
+        if filters.district is not None:
+            return self.for_district(filters.district, schools)
         return self.for_programme()
 
     def _shared_among(self, schools: Sequence[SchoolRow]) -> int | None:

@@ -2,7 +2,7 @@
 
 Three durable pull consumers (one per public stream), each read in batches: a batch is applied
 in one transaction through the inbox. A rebuild replays the same streams through the same
-handlers (see ``rebuild.py``).
+projection handlers (see ``replay.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SUBSCRIPTIONS: tuple[tuple[DurableConsumer, tuple[type[EventData], ...]], ...] =
 )
 
 
-def subscriptions(runtime: ServiceRuntime, settings: ReportingSettings) -> NatsRouter:
+def build_router(runtime: ServiceRuntime, settings: ReportingSettings) -> NatsRouter:
     router = NatsRouter()
     projections = Projections(settings.zone, runtime.db)
     for durable, event_types in SUBSCRIPTIONS:

@@ -1,134 +1,27 @@
-"""The exports: sessions as CSV (stdlib ``csv``) and indicators as an XLSX workbook
-(``openpyxl``), a sheet per breakdown. Neither holds personal data: sessions carry counts only,
-trainers appear only as counts.
-
-Both are written for people by default: sheet names, column headers and categories (districts,
-genders) in the reader's language, from the dashboard's catalogues. ``columns="keys"`` gives
-the stable machine names instead (snake_case headers, district and gender codes), for scripts.
-"""
+"""The indicators as an XLSX workbook (``openpyxl``): the indicators against their targets, a
+sheet per breakdown (district, school, grade, gender, month), the peers' categories, and what
+the figures mean."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from yts_reporting.exports.wording import MEASURES, SCHOOL_MEASURES, Columns, Wording
+from yts_reporting.filters import Filters
 from yts_reporting.i18n import Messages
-from yts_reporting.indicators import Filters, SessionRow, Totals
+from yts_reporting.indicators import Totals
 from yts_reporting.queries import BreakdownRow, Overview
 from yts_reporting.targets import describe
 
-Columns = Literal["labels", "keys"]
-PEER_GRADES = range(1, 12)
-
-SESSION_COLUMNS = (
-    "session_id",
-    "delivered_on",
-    "school_id",
-    "school_name",
-    "district",
-    "topic_module_id",
-    "language",
-    "duration_minutes",
-    "facilitators",
-    "participants",
-    "participants_female",
-    "participants_male",
-    "participants_gender_unstated",
-    *(f"participants_grade_{g}" for g in PEER_GRADES),
-    "feedback_responses",
-    "average_rating",
-)
-
-# The measure columns: each is also the attribute of a row of totals it reads.
-MEASURES = (
-    "schools_participating",
-    "trainers_enrolled",
-    "trainers_certified",
-    "trainers_active",
-    "trainers_withdrawn",
-    "sessions_delivered",
-    "peer_participations",
-    "average_rating",
-    "feedback_responses",
-    "milestones_reached",
-)
-# A school's row leaves out "schools participating": for one school it is only ever 0 or 1.
-SCHOOL_MEASURES = tuple(m for m in MEASURES if m != "schools_participating")
 SHEETS = ("indicators", "by_district", "by_school", "by_grade", "by_gender", "by_month")
-
-
-@dataclass(frozen=True)
-class Wording:
-    """Sheet names, column headers and categories: a person's words in one language, or
-    (``keys``) the machine names, the same in every language."""
-
-    t: Messages
-    keys: bool = False
-
-    def sheet(self, name: str) -> str:
-        return name if self.keys else self.t(f"sheet.{name}")[:31]  # Excel's limit
-
-    def column(self, name: str) -> str:
-        if self.keys:
-            return name
-        if name.startswith("participants_grade_"):
-            return self.t("column.participants_grade", n=name.removeprefix("participants_grade_"))
-        if name in MEASURES and name != "feedback_responses":
-            return self.t(f"indicator.{name}")
-        return self.t(f"column.{name}")
-
-    def district(self, name: str | None) -> str:
-        if self.keys:
-            return name or "unknown"
-        return self.t.district(name)
-
-    def gender(self, code: Any) -> str:
-        if code is None:
-            return "unknown" if self.keys else self.t("unknown")
-        return str(code) if self.keys else self.t(f"gender.{code}")
-
-    def unknown(self) -> str:
-        return "unknown" if self.keys else self.t("unknown")
-
-
-def sessions_csv(rows: Sequence[SessionRow], t: Messages, columns: Columns = "labels") -> bytes:
-    """One row per delivered session; UTF-8 with a BOM so spreadsheet software reads the
-    Kazakh and Russian school names right."""
-    words = Wording(t, keys=columns == "keys")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([words.column(name) for name in SESSION_COLUMNS])
-    for row in rows:
-        writer.writerow(
-            [
-                row.session_id,
-                row.delivered_on.isoformat(),
-                row.school_id,
-                row.school_name or "",
-                words.district(row.district) if row.district else "",
-                row.topic_module_id or "",
-                row.language or "",
-                row.duration_minutes if row.duration_minutes is not None else "",
-                row.facilitators,
-                row.participants,
-                row.participants_female,
-                row.participants_male,
-                row.participants - row.participants_female - row.participants_male,
-                *(row.peers_by_grade.get(g, 0) for g in PEER_GRADES),
-                row.feedback_responses,
-                "" if row.average_rating is None else f"{row.average_rating:.2f}",
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")
 
 
 def _header(sheet: Worksheet, columns: Sequence[str]) -> None:
@@ -162,7 +55,7 @@ def _breakdown_sheet(
     _widths(sheet)
 
 
-def _summary(book: Workbook, words: Wording, overview: Overview, f: Filters) -> None:
+def _summary(book: Workbook, words: Wording, overview: Overview, filters: Filters) -> None:
     t, keys = words.t, words.keys
     sheet = book.active
     assert sheet is not None
@@ -178,20 +71,28 @@ def _summary(book: Workbook, words: Wording, overview: Overview, f: Filters) -> 
             return str(value.isoformat() if keys else t.day(value))
         return key_text if keys else t(text_key)
 
-    sheet.append([label("from", "xlsx.period_from"), day_or(f.start, "", "xlsx.since_start")])
-    sheet.append([label("to", "xlsx.period_to"), day_or(f.end, "", "xlsx.up_to_now")])
+    sheet.append([label("from", "xlsx.period_from"), day_or(filters.start, "", "xlsx.since_start")])
+    sheet.append([label("to", "xlsx.period_to"), day_or(filters.end, "", "xlsx.up_to_now")])
     school = None
-    if f.school_id is not None:
-        school = str(f.school_id) if keys else school_names.get(f.school_id, str(f.school_id))
+    if filters.school_id is not None:
+        school = (
+            str(filters.school_id)
+            if keys
+            else school_names.get(filters.school_id, str(filters.school_id))
+        )
     cohort = None
-    if f.cohort_id is not None:
-        cohort = str(f.cohort_id) if keys else cohort_names.get(f.cohort_id, str(f.cohort_id))
+    if filters.cohort_id is not None:
+        cohort = (
+            str(filters.cohort_id)
+            if keys
+            else cohort_names.get(filters.cohort_id, str(filters.cohort_id))
+        )
     for key, text_key, value in (
-        ("district", "district", words.district(f.district) if f.district else None),
+        ("district", "district", words.district(filters.district) if filters.district else None),
         ("school_id", "school", school),
         ("cohort_id", "cohort", cohort),
-        ("trainers_grade", "grade", f.grade),
-        ("trainers_gender", "gender", words.gender(f.gender) if f.gender else None),
+        ("trainers_grade", "grade", filters.grade),
+        ("trainers_gender", "gender", words.gender(filters.gender) if filters.gender else None),
     ):
         if value is not None:
             sheet.append([label(key, text_key), value])
@@ -251,11 +152,11 @@ def _about(book: Workbook, words: Wording) -> None:
 
 
 def indicators_xlsx(
-    overview: Overview, f: Filters, t: Messages, columns: Columns = "labels"
+    overview: Overview, filters: Filters, t: Messages, columns: Columns = "labels"
 ) -> bytes:
     words = Wording(t, keys=columns == "keys")
     book = Workbook()
-    _summary(book, words, overview, f)
+    _summary(book, words, overview, filters)
     _breakdown_sheet(
         book,
         words,
