@@ -1,6 +1,7 @@
 """The map of the code holds: no import circle inside any package (imports inside functions and
 under TYPE_CHECKING count too: hiding a circle there is still a circle), services never import
-each other, and the libraries never import a service or the deploy tooling."""
+each other, the libraries never import a service or the deploy tooling, and only a service's
+HTTP edges know HTTP."""
 
 from __future__ import annotations
 
@@ -36,12 +37,13 @@ def modules(package: str, *, migrations: bool = False) -> dict[str, Path]:
     return found
 
 
-def imported(path: Path, name: str, known: dict[str, Path]) -> Iterator[str]:
-    """Every module of the code base that ``name`` (at ``path``) imports, anywhere in it."""
+def imports_of(path: Path, name: str) -> Iterator[tuple[str, str | None]]:
+    """Every import in module ``name`` (at ``path``), anywhere in it: ``(module, None)`` for
+    ``import module``, ``(module, member)`` for ``from module import member``."""
     is_package = path.name == "__init__.py"
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
+            yield from ((alias.name, None) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 anchor = name.split(".")
@@ -49,10 +51,15 @@ def imported(path: Path, name: str, known: dict[str, Path]) -> Iterator[str]:
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
             else:
                 base = node.module or ""
-            yield base
-            for alias in node.names:
-                if f"{base}.{alias.name}" in known:
-                    yield f"{base}.{alias.name}"  # `from package import module`
+            yield from ((base, alias.name) for alias in node.names)
+
+
+def imported(path: Path, name: str, known: dict[str, Path]) -> Iterator[str]:
+    """Every module of the code base that ``name`` (at ``path``) imports, anywhere in it."""
+    for module, member in imports_of(path, name):
+        yield module
+        if member is not None and f"{module}.{member}" in known:
+            yield f"{module}.{member}"  # `from package import module`
 
 
 def graph(package: str) -> dict[str, set[str]]:
@@ -135,6 +142,60 @@ def test_a_service_imports_no_other_service_nor_the_deploy_tooling(service: str)
 @pytest.mark.parametrize("library", ["yts_contracts", "yts_chassis"])
 def test_the_libraries_import_no_service(library: str) -> None:
     assert foreign_imports(library, (*SERVICES, "yts_deploy")) == []
+
+
+# A service's HTTP edges: its routes, its composition root, and reporting's access rules and
+# dashboard. The rest (domain, errors, use cases, queries, store, projections, milestones, the
+# subscriptions...) knows no HTTP: it raises its own errors, which the edge maps to
+# problem+json.
+HTTP_EDGES = frozenset({"api", "main", "access", "dashboard"})
+HTTP = ("fastapi", "starlette", "yts_chassis.errors")
+# Chassis modules that serve both sides: the core may take these pieces of them, which are
+# plain values and SQL (who asks; a page of rows; the kept responses erasure wipes), not
+# their HTTP ones (route dependencies, checks that answer 403, Page and its query parameters).
+BOTH_SIDES = {
+    "yts_chassis.auth": {"Principal", "Role"},
+    "yts_chassis.paging": {"Slice", "page", "count"},
+    "yts_chassis.idempotency": {"IdempotencyKeys"},
+}
+
+
+def http_imports(known: dict[str, Path]) -> list[str]:
+    """What the modules of a service other than its HTTP edges import of HTTP."""
+    found = []
+    for name, path in known.items():
+        if name.split(".")[1:2] and name.split(".")[1] in HTTP_EDGES:
+            continue
+        for module, member in imports_of(path, name):
+            if any(module == http or module.startswith(f"{http}.") for http in HTTP):
+                found.append(f"{name} imports {module}")
+            elif module in BOTH_SIDES and member not in BOTH_SIDES[module]:
+                found.append(f"{name} imports {module}.{member}")
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_edges_of_a_service_know_http(service: str) -> None:
+    assert http_imports(modules(service)) == []
+
+
+def test_the_http_finder_sees_a_use_case_that_answers_http(tmp_path: Path) -> None:
+    package = tmp_path / "svc"
+    package.mkdir()
+    sources = {
+        "usecases": "from yts_chassis.auth import Principal, ensure_school_access\n"
+        "def act():\n    from yts_chassis.errors import Problem\n    raise Problem(409, '', '')\n",
+        "queries": "from yts_chassis.paging import Slice, page\nimport starlette.status\n",
+        "domain": "from yts_chassis.auth import Principal\n",
+        "api": "from fastapi import APIRouter\nfrom yts_chassis.errors import Problem\n",
+    }
+    for module, source in sources.items():
+        (package / f"{module}.py").write_text(source)
+    assert sorted(http_imports({f"svc.{m}": package / f"{m}.py" for m in sources})) == [
+        "svc.queries imports starlette.status",
+        "svc.usecases imports yts_chassis.auth.ensure_school_access",
+        "svc.usecases imports yts_chassis.errors",
+    ]
 
 
 PROJECTS = {

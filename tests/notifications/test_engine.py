@@ -12,8 +12,8 @@ import pytest
 from nats.js.client import JetStreamContext
 from sqlalchemy.exc import OperationalError
 from yts_chassis.ids import new_id
-from yts_notifications.deliveries import Prepared
 from yts_notifications.engine import DeliveryEngine
+from yts_notifications.preparation import Prepared
 from yts_notifications.store import Delivery
 
 from tests.notifications.conftest import deliveries, metric, receipts_about

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from yts_chassis.auth import Principal, Role
 from yts_chassis.database import Database
-from yts_chassis.errors import Problem
 from yts_chassis.migrations import upgrade_async
 from yts_chassis.outbox import Outbox
 from yts_contracts.enrolment import CohortOpened, SchoolRegistered, TrainerEnrolled
@@ -32,6 +31,7 @@ from yts_contracts.event import EventData
 from yts_contracts.milestones import MilestoneKind
 from yts_sessions import milestones, roster, store, usecases
 from yts_sessions.curriculum import load_curriculum
+from yts_sessions.errors import AlreadyRecorded, NotCertified
 from yts_sessions.main import MIGRATIONS
 from yts_sessions.schemas import ModuleCompletionIn, ParticipantsIn, SessionCompletionIn
 from yts_sessions.settings import CURRICULUM, MilestoneThresholds
@@ -181,12 +181,10 @@ async def apply(deps: usecases.Deps, fact: tuple, planned: list[PlannedSession])
                 ADMIN,
                 today,
             )
-    except Problem as problem:
-        if problem.status == 409:
-            return "duplicate"
-        if problem.errors and problem.errors[0].rule == "certified":
-            return "not_yet"
-        raise
+    except AlreadyRecorded:  # a module completes once, a session once
+        return "duplicate"
+    except NotCertified:
+        return "not_yet"
     return "applied"
 
 

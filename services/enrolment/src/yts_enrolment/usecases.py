@@ -1,4 +1,5 @@
-"""Enrolment's use cases: each writes its state and its events in one transaction (outbox)."""
+"""Enrolment's use cases: each writes its state and its events in one transaction (outbox), or
+refuses with one of ``errors`` and writes nothing."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from yts_chassis.auth import Principal, ensure_school_access
+from yts_chassis.auth import Principal
 from yts_chassis.database import Database
-from yts_chassis.errors import Problem
 from yts_chassis.idempotency import IdempotencyKeys
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
@@ -26,6 +26,21 @@ from yts_contracts.enrolment import (
 from yts_contracts.private import SchoolContact
 
 from yts_enrolment import disk_erasure, domain
+from yts_enrolment.errors import (
+    AlreadyEnrolled,
+    CohortAlreadyOpen,
+    CohortClosed,
+    CohortNameNotItsYears,
+    CohortNotOpened,
+    ConsentInFuture,
+    ConsentOutOfReach,
+    NotYourSchool,
+    SchoolNameTaken,
+    SchoolNotRegistered,
+    SchoolNotTakingPart,
+    TrainerNotActive,
+    TrainerNotKnown,
+)
 from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn, WithdrawalIn
 from yts_enrolment.store import Cohort, School, Trainer
 
@@ -60,7 +75,7 @@ async def register_school(deps: Deps, cmd: SchoolIn) -> School:
             .where(func.lower(col(School.name)) == cmd.name.lower())
         )
         if taken.scalar_one():
-            raise Problem.conflict("name", "unique", f"a school named {cmd.name!r} is registered")
+            raise SchoolNameTaken(cmd.name)
         session.add(school)
         await deps.outbox.add(
             session,
@@ -86,11 +101,7 @@ async def register_school(deps: Deps, cmd: SchoolIn) -> School:
 
 async def open_cohort(deps: Deps, cmd: CohortIn) -> Cohort:
     if not domain.cohort_name_matches_dates(cmd.name, cmd.starts_on, cmd.ends_on):
-        raise Problem.invalid(
-            "name",
-            "matches_dates",
-            f"cohort {cmd.name} must start in {cmd.name[:4]} and end in {cmd.name[5:]}",
-        )
+        raise CohortNameNotItsYears(cmd.name)
     cohort = Cohort(
         id=new_id(),
         name=cmd.name,
@@ -102,7 +113,7 @@ async def open_cohort(deps: Deps, cmd: CohortIn) -> Cohort:
     async with deps.db.transaction() as session:
         taken = await session.execute(select(col(Cohort.id)).where(col(Cohort.name) == cmd.name))
         if taken.first():
-            raise Problem.conflict("name", "unique", f"cohort {cmd.name} is already open")
+            raise CohortAlreadyOpen(cmd.name)
         session.add(cohort)
         await deps.outbox.add(
             session,
@@ -119,30 +130,22 @@ async def open_cohort(deps: Deps, cmd: CohortIn) -> Cohort:
 async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -> Trainer:
     today = today or _now().date()
     if cmd.guardian_consent.given_on > today:
-        raise Problem.invalid(
-            "guardian_consent.given_on", "not_in_future", "the consent date cannot be in the future"
-        )
+        raise ConsentInFuture()
     key = domain.person_key(cmd.school_id, cmd.first_name, cmd.last_name, cmd.grade)
     async with deps.db.transaction() as session:
         school = await session.get(School, cmd.school_id)
         if school is None:
-            raise Problem.invalid("school_id", "exists", f"no school with id {cmd.school_id}")
+            raise SchoolNotRegistered(cmd.school_id)
         if not school.active:
-            raise Problem.invalid("school_id", "active", "the school no longer takes part")
+            raise SchoolNotTakingPart(school.id)
         cohort = await session.get(Cohort, cmd.cohort_id)
         if cohort is None:
-            raise Problem.invalid("cohort_id", "exists", f"no cohort with id {cmd.cohort_id}")
+            raise CohortNotOpened(cmd.cohort_id)
         if not domain.cohort_accepts_enrolment(cohort.open_for_enrolment, cohort.ends_on, today):
-            raise Problem.invalid(
-                "cohort_id", "open_for_enrolment", f"cohort {cohort.name} is closed for enrolment"
-            )
+            raise CohortClosed(cohort.name)
         earliest_consent = domain.earliest_consent_for(cohort.starts_on)
         if cmd.guardian_consent.given_on < earliest_consent:
-            raise Problem.invalid(
-                "guardian_consent.given_on",
-                "within_consent_reach",
-                f"a consent for cohort {cohort.name} is given on {earliest_consent} or later",
-            )
+            raise ConsentOutOfReach(cohort.name, earliest_consent)
         duplicate = await session.execute(
             select(col(Trainer.id)).where(
                 col(Trainer.cohort_id) == cmd.cohort_id,
@@ -151,11 +154,7 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
             )
         )
         if duplicate.first():
-            raise Problem.conflict(
-                "first_name",
-                "one_active_enrolment",
-                f"this person is already enrolled in cohort {cohort.name} at this school",
-            )
+            raise AlreadyEnrolled(cohort.name)
         trainer = Trainer(
             id=new_id(),
             school_id=cmd.school_id,
@@ -176,11 +175,7 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
         try:
             await session.flush()
         except IntegrityError as exc:  # a concurrent request enrolled the same person
-            raise Problem.conflict(
-                "first_name",
-                "one_active_enrolment",
-                f"this person is already enrolled in cohort {cohort.name} at this school",
-            ) from exc
+            raise AlreadyEnrolled(cohort.name) from exc
         await deps.outbox.add(
             session,
             TrainerEnrolled(
@@ -201,8 +196,9 @@ async def _trainer_for(
 ) -> Trainer:
     trainer = await session.get(Trainer, trainer_id, with_for_update=True)
     if trainer is None:
-        raise Problem.not_found("trainer", trainer_id)
-    ensure_school_access(principal, trainer.school_id)
+        raise TrainerNotKnown(trainer_id)
+    if not principal.may_act_for_school(trainer.school_id):
+        raise NotYourSchool(trainer.school_id)
     return trainer
 
 
@@ -212,11 +208,7 @@ async def withdraw_trainer(
     async with deps.db.transaction() as session:
         trainer = await _trainer_for(session, trainer_id, principal)
         if trainer.status != domain.TrainerStatus.active.value:
-            raise Problem.conflict(
-                "status",
-                "only_active",
-                f"the trainer is {trainer.status}; only an active trainer can be withdrawn",
-            )
+            raise TrainerNotActive(trainer.status)
         trainer.status = domain.TrainerStatus.withdrawn.value
         trainer.withdrawn_at = _now()
         trainer.withdrawal_reason = cmd.reason.value

@@ -39,20 +39,11 @@ from sqlmodel import col
 from yts_chassis.database import Database
 from yts_chassis.logs import get_logger
 
-from yts_notifications.deliveries import (
-    SMTP_DESTINATION,
-    Abandon,
-    DeliveryPlanner,
-    Hold,
-    MailOut,
-    Prepared,
-    Preparer,
-    Wait,
-    held_because,
-)
 from yts_notifications.domain import Verdict, backoff, summary_due, unreachable
 from yts_notifications.egress import Resolver, system_resolver
 from yts_notifications.mail import Mailer
+from yts_notifications.planning import SMTP_DESTINATION, DeliveryPlanner, held_because
+from yts_notifications.preparation import Abandon, Hold, MailOut, Prepared, Preparer, Wait
 from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import Channel, Delivery, DeliveryAttempt, DeliveryStatus
 from yts_notifications.webhooks import WebhookOut, WebhookSender
@@ -121,7 +112,7 @@ class Skipped(Enum):
     """Why a due delivery was not claimed for an attempt."""
 
     lost = "another replica moved it first"
-    moved = "failed or held without an attempt"
+    failed_or_held = "failed or held without an attempt"
     waiting = "set waiting for its recipient"
 
 
@@ -288,7 +279,7 @@ class DeliveryEngine:
                 .limit(self.settings.delivery_batch_size)
             )
             candidates = result.all()
-        moved = 0
+        taken = 0
         for delivery_id, version, destination in candidates:
             if self._stopping:
                 break
@@ -298,16 +289,16 @@ class DeliveryEngine:
             claim = await self._claim(delivery_id, version)
             if claim is Skipped.lost:
                 continue
-            moved += 1
-            if claim is Skipped.moved or claim is Skipped.waiting:
+            taken += 1
+            if claim is Skipped.failed_or_held or claim is Skipped.waiting:
                 continue
             await slot.acquire()  # free (checked above): returns at once
             task = asyncio.create_task(self._attempt(claim, slot), name=f"delivery-{delivery_id}")
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        # A full batch that moved something: more may be due at once. One that moved nothing
+        # A full batch that took something: more may be due at once. One that took nothing
         # (other replicas took it all) waits like any other pass, instead of spinning.
-        return moved > 0 and len(candidates) >= self.settings.delivery_batch_size
+        return taken > 0 and len(candidates) >= self.settings.delivery_batch_size
 
     def _lease(self, channel: str) -> float:
         timeout = (
@@ -350,7 +341,8 @@ class DeliveryEngine:
                     updated_at=now,
                 )
             )
-        return Skipped.moved if moved.rowcount == 1 else Skipped.lost  # type: ignore[attr-defined]
+        failed = moved.rowcount == 1  # type: ignore[attr-defined]
+        return Skipped.failed_or_held if failed else Skipped.lost
 
     async def _recheck_recipient(self, delivery_id: uuid.UUID) -> None:
         """Look once more, after the wait is committed, for the recipient it waits for.
@@ -446,7 +438,7 @@ class DeliveryEngine:
             if changes["status"] == DeliveryStatus.pending.value:
                 return Skipped.waiting
             if changes["status"] != DeliveryStatus.sending.value:
-                return Skipped.moved
+                return Skipped.failed_or_held
             assert isinstance(prepared, MailOut | WebhookOut)
             return Claim(
                 delivery_id=delivery_id,

@@ -22,8 +22,8 @@ from yts_contracts.milestones import MilestoneKind, MilestoneReached, SubjectTyp
 from yts_contracts.private import SchoolContact
 from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted
 
-from yts_notifications.deliveries import DeliveryPlanner, MailPlan
 from yts_notifications.domain import MILESTONE_MAIL_KINDS, RuleBroken, coordinator_address
+from yts_notifications.planning import DeliveryPlanner, MailPlan
 from yts_notifications.store import MailMessage, SchoolReplica, SessionReplica, TrainerReplica
 
 log = get_logger(__name__)

@@ -13,13 +13,13 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_notifications import api, handlers, store, usecases
+from yts_notifications import api, errors, store, subscriptions, usecases
 from yts_notifications.curriculum import load_module_titles
-from yts_notifications.deliveries import Preparer
 from yts_notifications.egress import Resolver, system_resolver
 from yts_notifications.engine import DeliveryEngine
 from yts_notifications.intake import Intake
 from yts_notifications.mail import Mailer, MailTemplates
+from yts_notifications.preparation import Preparer
 from yts_notifications.settings import NotificationsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,12 +65,13 @@ def create_app(
         title="YTS notifications",
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
-        subscriptions=[handlers.subscriptions(runtime, Intake(engine.planner))],
+        subscriptions=[subscriptions.build_router(runtime, Intake(engine.planner))],
         openapi_tags=[
             {"name": "webhooks", "description": "partners' subscriptions to public events"},
             {"name": "deliveries", "description": "every mail and webhook, with its attempts"},
         ],
     )
+    app.add_exception_handler(errors.Refused, api.refused)
     app.state.engine = engine
     runtime_lifespan = app.router.lifespan_context
 

@@ -1,4 +1,5 @@
-"""The notifications service's commands: each in one transaction."""
+"""The notifications service's commands: each in one transaction, or refused with one of
+``errors`` and nothing changed."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col
 from yts_chassis.database import Database
-from yts_chassis.errors import FieldError, Problem
 from yts_chassis.ids import new_id
 
 from yts_notifications.domain import RuleBroken, check_event_type_filter, check_webhook_url
+from yts_notifications.errors import (
+    Breach,
+    DeliveryNotFailed,
+    DeliveryNotKnown,
+    SubscriptionDeleted,
+    SubscriptionDisabled,
+    SubscriptionNotKnown,
+    SubscriptionRefused,
+)
 from yts_notifications.schemas import SubscriptionIn
 from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import Channel, Delivery, DeliveryStatus, WebhookSubscription
@@ -29,20 +38,20 @@ class Deps:
 
 
 async def create_subscription(deps: Deps, cmd: SubscriptionIn) -> WebhookSubscription:
-    errors: list[FieldError] = []
+    breaches: list[Breach] = []
     try:
         check_webhook_url(
             cmd.url, allow_insecure_loopback=deps.settings.allow_insecure_loopback_webhooks
         )
     except RuleBroken as broken:
-        errors.append(FieldError("url", broken.rule, broken.message))
+        breaches.append(Breach("url", broken.rule, broken.message))
     for index, pattern in enumerate(cmd.event_types):
         try:
             check_event_type_filter(pattern)
         except RuleBroken as broken:
-            errors.append(FieldError(f"event_types.{index}", broken.rule, broken.message))
-    if errors:
-        raise Problem.invalid_fields(errors)
+            breaches.append(Breach(f"event_types.{index}", broken.rule, broken.message))
+    if breaches:
+        raise SubscriptionRefused(breaches)
     subscription = WebhookSubscription(
         id=new_id(),
         partner=cmd.partner,
@@ -63,7 +72,7 @@ async def delete_subscription(deps: Deps, subscription_id: uuid.UUID) -> None:
     async with deps.db.transaction() as session:
         subscription = await session.get(WebhookSubscription, subscription_id)
         if subscription is None:
-            raise Problem.not_found("webhook subscription", subscription_id)
+            raise SubscriptionNotKnown(subscription_id)
         if not subscription.active:
             return
         subscription.active = False
@@ -97,13 +106,9 @@ async def enable_subscription(deps: Deps, subscription_id: uuid.UUID) -> Webhook
     async with deps.db.transaction() as session:
         subscription = await session.get(WebhookSubscription, subscription_id, with_for_update=True)
         if subscription is None:
-            raise Problem.not_found("webhook subscription", subscription_id)
+            raise SubscriptionNotKnown(subscription_id)
         if not subscription.active:
-            raise Problem.conflict(
-                "subscription_id",
-                "active_subscription",
-                "the subscription was deleted: create a new one",
-            )
+            raise SubscriptionDeleted.to_enable()
         if subscription.disabled_at is None:
             return subscription
         subscription.disabled_at = None
@@ -135,29 +140,15 @@ async def retry_delivery(deps: Deps, delivery_id: uuid.UUID) -> None:
     async with deps.db.transaction() as session:
         delivery = await session.get(Delivery, delivery_id)
         if delivery is None:
-            raise Problem.not_found("delivery", delivery_id)
+            raise DeliveryNotKnown(delivery_id)
         if delivery.status != DeliveryStatus.failed.value:
-            raise Problem.conflict(
-                "status",
-                "failed_only",
-                f"only a failed delivery can be retried; this one is {delivery.status}",
-            )
+            raise DeliveryNotFailed(delivery.status)
         if delivery.channel == Channel.webhook.value and delivery.subscription_id is not None:
             subscription = await session.get(WebhookSubscription, delivery.subscription_id)
             if subscription is None or not subscription.active:
-                raise Problem.conflict(
-                    "subscription_id",
-                    "active_subscription",
-                    "the subscription of this delivery was deleted",
-                )
+                raise SubscriptionDeleted.of_delivery()
             if subscription.disabled_at is not None:
-                raise Problem.conflict(
-                    "subscription_id",
-                    "enabled_subscription",
-                    f"the subscription's endpoint is disabled ({subscription.disabled_reason}): "
-                    f"re-enable it (POST /v1/webhook-subscriptions/{subscription.id}/enable), "
-                    "which sends its held deliveries",
-                )
+                raise SubscriptionDisabled(subscription.id, subscription.disabled_reason)
         await session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery_id, col(Delivery.version) == delivery.version)

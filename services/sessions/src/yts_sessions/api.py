@@ -1,4 +1,5 @@
-"""Sessions' HTTP routes: parse, authorise, call a use case or a query; nothing else."""
+"""Sessions' HTTP routes: parse, authorise, call a use case or a query; and what the rules and
+use cases refuse, answered as problem+json."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from yts_chassis.paging import Limit, Offset, Page
 from yts_contracts.sessions import CancellationReason
 
 from yts_sessions import queries, usecases
-from yts_sessions.domain import RuleBroken, SessionStatus
+from yts_sessions.domain import SessionStatus
+from yts_sessions.errors import (
+    AlreadyRecorded,
+    NotYourSchool,
+    PeerSessionNotKnown,
+    Refused,
+    RuleBroken,
+)
 from yts_sessions.schemas import (
     CancellationIn,
     CompletedModuleOut,
@@ -41,11 +49,28 @@ PROBLEMS = {
 }
 
 
-async def rule_broken(request: Request, exc: Exception) -> JSONResponse:
-    """A rule of the domain refused the input: 422, naming the field and the rule."""
-    assert isinstance(exc, RuleBroken)
-    breach = exc.breach
-    return problem_response(Problem.invalid(breach.field, breach.rule, breach.message), request)
+def problem_of(refusal: Refused) -> Problem:
+    """What the API answers when sessions refuses: a broken rule is bad input (422), a fact
+    already recorded a 409, each naming the field and the rule."""
+    match refusal:
+        case RuleBroken(breach=breach):
+            return Problem.invalid(breach.field, breach.rule, breach.message)
+        case AlreadyRecorded(breach=breach):
+            return Problem.conflict(breach.field, breach.rule, breach.message)
+        case PeerSessionNotKnown(session_id=session_id):
+            return Problem.not_found("peer session", session_id)
+        case NotYourSchool():
+            # Word for word what ``ensure_school_access`` answers at the other routes.
+            return Problem(
+                403, "Not your school", "A coordinator token acts only for its own school."
+            )
+    raise TypeError(f"no answer for {refusal!r}")
+
+
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    """The app's handler of ``errors.Refused`` (registered in ``main.py``)."""
+    assert isinstance(exc, Refused)
+    return problem_response(problem_of(exc), request)
 
 
 def session_out(record: usecases.SessionRecord) -> SessionOut:

@@ -1,22 +1,21 @@
 """The rules of module completions and peer sessions: pure functions and value types, no I/O.
-Milestones are their own idea: ``yts_sessions.milestones``."""
+A rule that is broken says so as a ``Breach`` (see ``yts_sessions.errors``). Milestones are
+their own idea: ``yts_sessions.milestones``."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from yts_sessions.errors import Breach
+
 __all__ = [
-    "Breach",
     "CohortDates",
-    "RuleBroken",
     "SessionStatus",
     "TrainerStatus",
     "completed_on_breach",
     "delivered_on_breach",
-    "enforce",
     "feedback_breach",
     "is_certified",
     "participants_breach",
@@ -33,30 +32,6 @@ class SessionStatus(StrEnum):
     planned = "planned"
     completed = "completed"
     cancelled = "cancelled"
-
-
-@dataclass(frozen=True)
-class Breach:
-    """A broken rule, as the problem a person sees: the field, the rule and what to do."""
-
-    field: str
-    rule: str
-    message: str
-
-
-class RuleBroken(ValueError):
-    """Input a rule of the domain refuses; the API answers it with a 422 problem naming the
-    field and the rule, and nothing is stored or published."""
-
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(f"{breach.field}: {breach.message}")
-        self.breach = breach
-
-
-def enforce(breach: Breach | None) -> None:
-    """Raise RuleBroken when a rule is broken."""
-    if breach is not None:
-        raise RuleBroken(breach)
 
 
 CohortDates = tuple[date, date]

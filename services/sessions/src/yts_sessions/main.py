@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_sessions import api, domain, handlers, store, usecases
+from yts_sessions import api, errors, store, subscriptions, usecases
 from yts_sessions.curriculum import load_curriculum
 from yts_sessions.milestones import MilestoneEngine, milestone_rules
 from yts_sessions.settings import SessionsSettings
@@ -49,7 +49,7 @@ def create_app(settings: SessionsSettings | None = None) -> FastAPI:
         title="YTS sessions",
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
-        subscriptions=[handlers.subscriptions(runtime)],
+        subscriptions=[subscriptions.build_router(runtime)],
     )
-    app.add_exception_handler(domain.RuleBroken, api.rule_broken)
+    app.add_exception_handler(errors.Refused, api.refused)
     return app

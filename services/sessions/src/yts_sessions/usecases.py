@@ -1,5 +1,5 @@
 """The sessions use cases: each writes its state, its event and the milestones that event
-reaches in one transaction (outbox), or nothing at all."""
+reaches in one transaction (outbox), or refuses with one of ``errors`` and writes nothing."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from yts_chassis.auth import Principal, ensure_school_access
+from yts_chassis.auth import Principal
 from yts_chassis.database import Database
-from yts_chassis.errors import Problem
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
 from yts_contracts.sessions import (
@@ -29,7 +28,22 @@ from yts_contracts.sessions import (
 
 from yts_sessions import domain, milestones
 from yts_sessions.curriculum import Curriculum
-from yts_sessions.domain import CohortDates, SessionStatus, TrainerStatus, enforce
+from yts_sessions.domain import CohortDates, SessionStatus, TrainerStatus
+from yts_sessions.errors import (
+    CohortDatesUnknown,
+    FacilitatorNamedTwice,
+    FacilitatorOfAnotherSchool,
+    ModuleAlreadyCompleted,
+    ModuleNotInCurriculum,
+    NotCertified,
+    NotYourSchool,
+    PeerSessionNotKnown,
+    SchoolNotRegistered,
+    SessionNotPlanned,
+    TrainerNotActive,
+    TrainerNotEnrolled,
+    enforce,
+)
 from yts_sessions.milestones import MilestoneEngine
 from yts_sessions.schemas import (
     CancellationIn,
@@ -70,19 +84,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _not_on_roster(field: str, trainer_id: uuid.UUID) -> Problem:
-    return Problem.invalid(
-        field,
-        "enrolled",
-        f"trainer {trainer_id} is not enrolled as far as this service knows; if the enrolment "
-        "was just recorded, its event may not have arrived yet: try again in a moment",
-    )
+def _ensure_may_act_for(principal: Principal, school_id: uuid.UUID) -> None:
+    if not principal.may_act_for_school(school_id):
+        raise NotYourSchool(school_id)
 
 
 async def _roster_trainer(session: AsyncSession, trainer_id: uuid.UUID) -> RosterTrainer:
     trainer = await session.get(RosterTrainer, trainer_id)
     if trainer is None or trainer.enrolled_at is None or trainer.school_id is None:
-        raise _not_on_roster("trainer_id", trainer_id)
+        raise TrainerNotEnrolled("trainer_id", trainer_id)
     return trainer
 
 
@@ -118,25 +128,16 @@ async def complete_module(
     async with deps.db.transaction() as session:
         trainer = await _roster_trainer(session, trainer_id)
         school_id = cast(uuid.UUID, trainer.school_id)
-        ensure_school_access(principal, school_id)
+        _ensure_may_act_for(principal, school_id)
         module = deps.curriculum.get(cmd.module_id)
         if module is None:
-            raise Problem.invalid(
-                "module_id",
-                "exists",
-                f"no curriculum module {cmd.module_id!r}; GET /v1/modules lists them",
-            )
+            raise ModuleNotInCurriculum("module_id", cmd.module_id)
         (cohort,) = await _cohort_dates(session, [trainer], "completed_on")
         enforce(domain.completed_on_breach(completed_on, today, cohort))
         if trainer.status != TrainerStatus.active.value:
-            raise Problem.invalid(
-                "trainer_id",
-                "active",
-                f"trainer {trainer_id} has withdrawn from the programme; "
-                "modules are recorded only for active trainers",
-            )
+            raise TrainerNotActive.completing_a_module(trainer_id)
         if await session.get(ModuleCompletion, (trainer_id, module.id)) is not None:
-            raise _completed_twice(module.id)
+            raise ModuleAlreadyCompleted(module.id)
         envelope = await deps.outbox.add(
             session,
             ModuleCompleted(
@@ -158,7 +159,7 @@ async def complete_module(
         try:
             await session.flush()
         except IntegrityError as exc:  # a concurrent request recorded it first
-            raise _completed_twice(module.id) from exc
+            raise ModuleAlreadyCompleted(module.id) from exc
         increments = milestones.module_increments(trainer_id, module.core)
         await deps.milestones.advance(session, increments, envelope.event_id, completed_on)
         done = await _completed_core(session, deps, [trainer_id])
@@ -166,24 +167,12 @@ async def complete_module(
     return completion, certified
 
 
-def _completed_twice(module_id: str) -> Problem:
-    return Problem.conflict(
-        "module_id",
-        "once_per_trainer",
-        f"the trainer has already completed {module_id!r}; a module completes once",
-    )
-
-
 # -- peer sessions ----------------------------------------------------------------------------
 
 
 def _topic(deps: Deps, module_id: str) -> str:
     if deps.curriculum.get(module_id) is None:
-        raise Problem.invalid(
-            "topic_module_id",
-            "exists",
-            f"no curriculum module {module_id!r}; GET /v1/modules lists them",
-        )
+        raise ModuleNotInCurriculum("topic_module_id", module_id)
     return module_id
 
 
@@ -195,9 +184,8 @@ async def _check_facilitators(
 ) -> list[RosterTrainer]:
     """Facilitators are 1 to 3 distinct trainers, enrolled, active, of the session's school and
     certified; returns their roster rows in the order given."""
-    field = "facilitator_ids"
     if len(set(facilitator_ids)) != len(facilitator_ids):
-        raise Problem.invalid(field, "distinct", "name each facilitator once")
+        raise FacilitatorNamedTwice()
     rows = await session.execute(
         select(RosterTrainer).where(col(RosterTrainer.trainer_id).in_(facilitator_ids))
     )
@@ -206,44 +194,26 @@ async def _check_facilitators(
     for trainer_id in facilitator_ids:
         trainer = known.get(trainer_id)
         if trainer is None or trainer.enrolled_at is None:
-            raise _not_on_roster(field, trainer_id)
+            raise TrainerNotEnrolled("facilitator_ids", trainer_id)
         if trainer.status != TrainerStatus.active.value:
-            raise Problem.invalid(
-                field,
-                "active",
-                f"trainer {trainer_id} has withdrawn from the programme and cannot facilitate",
-            )
+            raise TrainerNotActive.facilitating(trainer_id)
         if trainer.school_id != school_id:
-            raise Problem.invalid(
-                field,
-                "same_school",
-                f"trainer {trainer_id} is not a trainer of the session's school",
-            )
+            raise FacilitatorOfAnotherSchool(trainer_id)
         trainers.append(trainer)
     done = await _completed_core(session, deps, facilitator_ids)
     core = deps.curriculum.core_ids
     for trainer_id in facilitator_ids:
         if not domain.is_certified(done[trainer_id], core):
-            raise Problem.invalid(
-                field,
-                "certified",
-                f"trainer {trainer_id} has completed {len(done[trainer_id])} of {len(core)} "
-                "core modules; only certified trainers facilitate peer sessions",
-            )
+            raise NotCertified(trainer_id, len(done[trainer_id]), len(core))
     return trainers
 
 
 async def plan_session(deps: Deps, cmd: SessionPlanIn, principal: Principal) -> SessionRecord:
-    ensure_school_access(principal, cmd.school_id)
+    _ensure_may_act_for(principal, cmd.school_id)
     topic = _topic(deps, cmd.topic_module_id)
     async with deps.db.transaction() as session:
         if await session.get(RosterSchool, cmd.school_id) is None:
-            raise Problem.invalid(
-                "school_id",
-                "registered",
-                f"school {cmd.school_id} is not registered as far as this service knows; if it "
-                "was just registered, its event may not have arrived yet: try again in a moment",
-            )
+            raise SchoolNotRegistered(cmd.school_id)
         trainers = await _check_facilitators(session, deps, cmd.school_id, cmd.facilitator_ids)
         if cmd.planned_on is not None:
             cohorts = await _cohort_dates(session, trainers, "planned_on")
@@ -277,10 +247,10 @@ async def _planned_session(
 ) -> tuple[PeerSession, list[uuid.UUID]]:
     peer = await session.get(PeerSession, session_id)
     if peer is None:
-        raise Problem.not_found("peer session", session_id)
-    ensure_school_access(principal, peer.school_id)
+        raise PeerSessionNotKnown(session_id)
+    _ensure_may_act_for(principal, peer.school_id)
     if peer.status != SessionStatus.planned.value:
-        raise _not_planned(peer.status)
+        raise SessionNotPlanned(peer.status)
     rows = await session.execute(
         select(col(SessionFacilitator.trainer_id))
         .where(col(SessionFacilitator.session_id) == session_id)
@@ -289,17 +259,11 @@ async def _planned_session(
     return peer, list(rows.scalars())
 
 
-def _not_planned(status: str) -> Problem:
-    return Problem.conflict(
-        "status",
-        "once",
-        f"the session is already {status}; a session completes or is cancelled once",
-    )
-
-
-async def _claim(session: AsyncSession, session_id: uuid.UUID, values: dict[str, Any]) -> None:
+async def _settle_planned(
+    session: AsyncSession, session_id: uuid.UUID, values: dict[str, Any]
+) -> None:
     """Move a planned session on, only if it is still planned: of two concurrent requests,
-    one changes the row and the other gets a conflict."""
+    one changes the row and the other gets a conflict (``SessionNotPlanned``)."""
     result = await session.execute(
         update(PeerSession)
         .where(
@@ -309,7 +273,7 @@ async def _claim(session: AsyncSession, session_id: uuid.UUID, values: dict[str,
         .values(**values)
     )
     if cast(CursorResult[Any], result).rowcount != 1:
-        raise _not_planned("completed or cancelled")
+        raise SessionNotPlanned("completed or cancelled")
 
 
 async def complete_session(
@@ -339,7 +303,7 @@ async def complete_session(
         enforce(domain.delivered_on_breach(cmd.delivered_on, today, cohorts))
         completed_at = _now()
         language = cmd.language or peer.language
-        await _claim(
+        await _settle_planned(
             session,
             session_id,
             {
@@ -403,12 +367,7 @@ async def _cohort_dates(
             else None
         )
         if cohort is None:
-            raise Problem.invalid(
-                field,
-                "within_cohort",
-                f"the dates of trainer {trainer.trainer_id}'s cohort are not known yet (the "
-                "cohort's event may not have arrived): try again in a moment",
-            )
+            raise CohortDatesUnknown(field, trainer.trainer_id)
         dates.append((cohort.starts_on, cohort.ends_on))
     return dates
 
@@ -419,7 +378,7 @@ async def cancel_session(
     async with deps.db.transaction() as session:
         peer, facilitator_ids = await _planned_session(session, session_id, principal)
         cancelled_at = _now()
-        await _claim(
+        await _settle_planned(
             session,
             session_id,
             {

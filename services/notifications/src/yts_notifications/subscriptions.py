@@ -22,7 +22,7 @@ from yts_chassis.topology import (
 from yts_notifications.intake import Intake
 
 
-def subscriptions(runtime: ServiceRuntime, intake: Intake) -> NatsRouter:
+def build_router(runtime: ServiceRuntime, intake: Intake) -> NatsRouter:
     router = NatsRouter()
     enrolment = runtime.consumer(NOTIFICATIONS_ENROLMENT, intake.enrolment())
     sessions = runtime.consumer(NOTIFICATIONS_SESSIONS, intake.sessions())

@@ -13,7 +13,7 @@ from yts_chassis.topology import SESSIONS_ROSTER
 from yts_sessions.roster import ROSTER_HANDLERS
 
 
-def subscriptions(runtime: ServiceRuntime) -> NatsRouter:
+def build_router(runtime: ServiceRuntime) -> NatsRouter:
     router = NatsRouter()
     roster = runtime.consumer(SESSIONS_ROSTER, ROSTER_HANDLERS)
 

@@ -1,0 +1,153 @@
+"""What enrolment refuses, in the programme's words. The use cases raise these; the edge
+(``api.py``) answers each kind as problem+json: a broken rule 422, a conflict with what is
+recorded 409, an unknown trainer 404, another school's trainer 403. Each names the field, the
+rule and what to do, as a person reads it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A broken rule, as the problem a person sees: the field, the rule and what to do."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class Refused(Exception):
+    """Something enrolment will not do; nothing is stored or published."""
+
+
+class RuleBroken(Refused, ValueError):
+    """Input a rule of the programme refuses."""
+
+    def __init__(self, breach: Breach) -> None:
+        super().__init__(f"{breach.field}: {breach.message}")
+        self.breach = breach
+
+
+class Conflict(Refused):
+    """A request at odds with what is recorded (a name taken, a trainer no longer active)."""
+
+    def __init__(self, breach: Breach) -> None:
+        super().__init__(f"{breach.field}: {breach.message}")
+        self.breach = breach
+
+
+class TrainerNotKnown(Refused, LookupError):
+    def __init__(self, trainer_id: uuid.UUID) -> None:
+        super().__init__(f"no trainer {trainer_id}")
+        self.trainer_id = trainer_id
+
+
+class NotYourSchool(Refused):
+    """A coordinator acting for a school other than its own."""
+
+    def __init__(self, school_id: uuid.UUID) -> None:
+        super().__init__(f"the caller may not act for school {school_id}")
+        self.school_id = school_id
+
+
+class SchoolNameTaken(Conflict):
+    def __init__(self, name: str) -> None:
+        super().__init__(Breach("name", "unique", f"a school named {name!r} is registered"))
+
+
+class CohortAlreadyOpen(Conflict):
+    def __init__(self, name: str) -> None:
+        super().__init__(Breach("name", "unique", f"cohort {name} is already open"))
+
+
+class CohortNameNotItsYears(RuleBroken):
+    """A cohort is named after its school years: 2024-2025 starts in 2024 and ends in 2025."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            Breach(
+                "name",
+                "matches_dates",
+                f"cohort {name} must start in {name[:4]} and end in {name[5:]}",
+            )
+        )
+
+
+class SchoolNotRegistered(RuleBroken):
+    def __init__(self, school_id: uuid.UUID) -> None:
+        super().__init__(Breach("school_id", "exists", f"no school with id {school_id}"))
+
+
+class SchoolNotTakingPart(RuleBroken):
+    def __init__(self, school_id: uuid.UUID) -> None:
+        super().__init__(Breach("school_id", "active", "the school no longer takes part"))
+        self.school_id = school_id
+
+
+class CohortNotOpened(RuleBroken):
+    def __init__(self, cohort_id: uuid.UUID) -> None:
+        super().__init__(Breach("cohort_id", "exists", f"no cohort with id {cohort_id}"))
+
+
+class CohortClosed(RuleBroken):
+    """Closed for enrolment, or past its last day."""
+
+    def __init__(self, cohort_name: str) -> None:
+        super().__init__(
+            Breach(
+                "cohort_id",
+                "open_for_enrolment",
+                f"cohort {cohort_name} is closed for enrolment",
+            )
+        )
+
+
+class ConsentInFuture(RuleBroken):
+    def __init__(self) -> None:
+        super().__init__(
+            Breach(
+                "guardian_consent.given_on",
+                "not_in_future",
+                "the consent date cannot be in the future",
+            )
+        )
+
+
+class ConsentOutOfReach(RuleBroken):
+    """A consent signed before the school years a pupil can spend in the programme."""
+
+    def __init__(self, cohort_name: str, earliest: date) -> None:
+        super().__init__(
+            Breach(
+                "guardian_consent.given_on",
+                "within_consent_reach",
+                f"a consent for cohort {cohort_name} is given on {earliest} or later",
+            )
+        )
+
+
+class AlreadyEnrolled(Conflict):
+    """One active enrolment of a person (school, names, grade) per cohort."""
+
+    def __init__(self, cohort_name: str) -> None:
+        super().__init__(
+            Breach(
+                "first_name",
+                "one_active_enrolment",
+                f"this person is already enrolled in cohort {cohort_name} at this school",
+            )
+        )
+
+
+class TrainerNotActive(Conflict):
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            Breach(
+                "status",
+                "only_active",
+                f"the trainer is {status}; only an active trainer can be withdrawn",
+            )
+        )
