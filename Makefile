@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV := $(abspath $(UV))
 
-.PHONY: up demo test test-long lint format bench sync contracts clean
+.PHONY: up demo test test-long reliability lint format bench sync contracts clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -39,6 +39,20 @@ test: lint  ## lint, type-check and the whole test suite (SQLite; PostgreSQL wit
 
 test-long: sync  ## the long suites (load, fault loops)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+RELIABILITY_RESULTS ?= results/reliability
+RELIABILITY := YTS_RELIABILITY_RESULTS=$(abspath $(RELIABILITY_RESULTS)) \
+	YTS_RELIABILITY_SCALE=$${YTS_RELIABILITY_SCALE:-1} YTS_FUZZ_EXAMPLES=$${YTS_FUZZ_EXAMPLES:-100}
+
+reliability: sync  ## long crash/restart, scaled-out and fuzz runs: SQLite, then PostgreSQL if YTS_TEST_POSTGRES_URL
+	@# Every pass runs even if one fails, so that the figures table is whole; failure at the end.
+	failed=0; \
+	env -u YTS_TEST_POSTGRES_URL $(RELIABILITY) $(BIN)/pytest tests/reliability -m slow $(PYTEST_ARGS) || failed=1; \
+	env -u YTS_TEST_POSTGRES_URL $(RELIABILITY) $(BIN)/pytest tests/reliability/test_http_fuzz.py $(PYTEST_ARGS) || failed=1; \
+	if [ -n "$$YTS_TEST_POSTGRES_URL" ]; then \
+	  $(RELIABILITY) $(BIN)/pytest tests/reliability -m slow $(PYTEST_ARGS) || failed=1; fi; \
+	cat $(RELIABILITY_RESULTS)/figures.md; \
+	exit $$failed
 
 format: sync
 	$(BIN)/ruff check --fix .

@@ -43,6 +43,7 @@ async def test_enrolling_a_trainer_returns_the_trainer_and_stages_the_event(
         ({"guardian_consent": None}, "guardian_consent", "model_attributes_type"),
         ({"first_name": "   "}, "first_name", "string_too_short"),
         ({"languages": []}, "languages", "too_short"),
+        ({"languages": ["mw", "mw"]}, "languages", "distinct"),
         ({"gender": "other"}, "gender", "enum"),
         ({"school_id": "not-a-uuid"}, "school_id", "uuid_parsing"),
         ({"first_name": "Dana\nAlmaty"}, "first_name", "one_line"),
@@ -134,6 +135,8 @@ async def test_the_same_person_cannot_be_enrolled_twice_in_a_cohort(
         ("/v1/cohorts", {**COHORT, "name": "2024/25"}, "name", "string_pattern_mismatch"),
         ("/v1/cohorts", {**COHORT, "ends_on": COHORT["starts_on"]}, "ends_on", "after_starts_on"),
         ("/v1/cohorts", {**COHORT, "name": "2001-2002"}, "name", "matches_dates"),
+        # Found by the HTTP fuzzing: a repeated language reached the event model (a 500).
+        ("/v1/schools", {**SCHOOL, "languages": ["kk", "kk"]}, "languages", "distinct"),
     ],
 )
 async def test_bad_school_or_cohort_input_gets_a_problem_and_publishes_nothing(

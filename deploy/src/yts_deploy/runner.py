@@ -204,6 +204,11 @@ class LocalSystem:
     nats_passwords: dict[str, str] = field(default_factory=dict)
     # Partners' webhooks to a receiver on this machine (plain http on loopback): development.
     loopback_webhooks: bool = True
+    # Per service (tests, e.g. tests/reliability): a database URL instead of the SQLite file in
+    # the state folder, more environment variables, another ASGI app factory.
+    database_urls: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    factories: dict[str, str] = field(default_factory=dict)
 
     @property
     def nats_dir(self) -> Path:
@@ -260,15 +265,17 @@ class LocalSystem:
                 env=service_env(
                     name,
                     nats_url=self.nats.url,
-                    database_url=f"sqlite+aiosqlite:///{database}",
+                    database_url=self.database_urls.get(name, f"sqlite+aiosqlite:///{database}"),
                     admin_token=self.token,
                     tokens_file=tokens_file,
                     extra={
                         **service_nats_env(name, self.nats_passwords[name]),
                         **self._development_env(name),
+                        **self.extra_env.get(name, {}),
                     },
                 ),
                 log_path=self.state_dir / "logs" / f"{name}.log",
+                factory=self.factories.get(name, ""),
             )
             self.services[name].start()
         for service in self.services.values():
@@ -301,6 +308,12 @@ class LocalSystem:
                 self.loopback_webhooks
             ).lower(),
         }
+
+    def restart_nats(self) -> None:
+        """SIGKILL nats-server and start it again on the same ports and JetStream store."""
+        assert self.nats is not None
+        self.nats.kill()
+        self.nats.start()
 
     def stop(self) -> None:
         for service in self.services.values():

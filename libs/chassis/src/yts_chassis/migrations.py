@@ -8,9 +8,13 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+# Replicas of a service that start together must not migrate together: on a fresh database each
+# would create the tables, and all but one fail ("duplicate key ... pg_type_typname_nsp_index").
+_MIGRATION_LOCK_KEY = 0x5954_534D  # "YTSM"; the outbox relay's is "YTS0"
 
 
 def alembic_config(database_url: str, script_location: Path) -> Config:
@@ -56,6 +60,12 @@ def run_env(target_metadata: MetaData) -> None:
         return
 
     def run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Held until the migration's transaction commits: the next replica then finds the
+            # database at head. Taken first, so Alembic runs inside this transaction.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
         configure(connection)
         with context.begin_transaction():
             context.run_migrations()

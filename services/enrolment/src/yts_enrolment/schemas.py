@@ -43,6 +43,21 @@ Name = Annotated[
 ]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 
+
+def _distinct(codes: list[str]) -> list[str]:
+    # The events carry languages as a set (the contract's uniqueItems): a repeat is refused here,
+    # with its field, rather than by the event model after the request was accepted.
+    if len(set(codes)) != len(codes):
+        raise PydanticCustomError("distinct", "names a language twice")
+    return codes
+
+
+Languages = Annotated[
+    list[LanguageCode],
+    AfterValidator(_distinct),
+    Field(min_length=1, max_length=5, json_schema_extra={"uniqueItems": True}),
+]
+
 # A coordinator's contact is read by the notification service's mail library; these types are
 # the one place that says what it can read, for every route that sets or changes a contact.
 CoordinatorEmail = Annotated[
@@ -104,9 +119,7 @@ class SchoolIn(Strict):
         examples=["School-Lyceum No. 134"]
     )
     district: District
-    languages: list[LanguageCode] = Field(
-        min_length=1, max_length=5, description="languages of instruction", examples=[["kk", "ru"]]
-    )
+    languages: Languages = Field(description="languages of instruction", examples=[["kk", "ru"]])
     coordinator: Coordinator
 
 
@@ -161,7 +174,7 @@ class TrainerIn(Strict):
     last_name: Name
     grade: Literal[9, 10, 11] = Field(description="school grade: 9, 10 or 11")
     gender: Gender = Gender.UNDISCLOSED
-    languages: list[LanguageCode] = Field(min_length=1, max_length=5, examples=[["kk", "ru"]])
+    languages: Languages = Field(examples=[["kk", "ru"]])
     guardian_consent: GuardianConsent = Field(
         description="required: a trainer is a minor and is enrolled only with a guardian's consent"
     )
