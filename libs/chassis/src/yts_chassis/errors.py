@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from yts_chassis.database import is_transient
 from yts_chassis.logs import get_logger
 
 log = get_logger(__name__)
@@ -67,6 +68,18 @@ class Problem(Exception):
             f"body: larger than {limit} bytes",
             kind="content-too-large",
             errors=[FieldError("body", "max_bytes", f"larger than {limit} bytes")],
+        )
+
+    @classmethod
+    def unavailable(cls, retry_after_seconds: int = 1) -> Problem:
+        """The service cannot answer now (its database is away); the same request will do."""
+        return cls(
+            503,
+            "Service unavailable",
+            "A dependency of this service is briefly unavailable; nothing was changed. "
+            "Send the same request again.",
+            kind="unavailable",
+            headers={"Retry-After": str(retry_after_seconds)},
         )
 
     @classmethod
@@ -131,12 +144,13 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _problem("In conflict with what is recorded (e.g. a name already taken)"),
     413: _problem("The request body is over the size limit"),
     422: _problem("Invalid input: each field named with the rule it broke"),
+    503: _problem("The database is briefly away: nothing was changed; send it again"),
 }
 
 
 def document_problems(app: FastAPI) -> None:
-    """Make the app's OpenAPI document say what the handlers below do: every 4xx of every
-    operation is problem+json with the ProblemDetails schema (a route's own description of a
+    """Make the app's OpenAPI document say what the handlers below do: every 4xx (and 503) of
+    every operation is problem+json with the ProblemDetails schema (a route's own description of a
     status, e.g. "the trainer is not active" for 409, is kept; FastAPI's default 422 schema,
     which no response has, is replaced)."""
     build = app.openapi
@@ -154,7 +168,10 @@ def document_problems(app: FastAPI) -> None:
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
                 for status, response in operation.get("responses", {}).items():
-                    if str(status).startswith("4"):
+                    # A 503 of the APIs is a problem; /readyz's says which dependency is down.
+                    if str(status).startswith("4") or (
+                        str(status) == "503" and "content" not in response
+                    ):
                         response["content"] = _problem("")["content"]
         app.openapi_schema = document
         return document
@@ -247,6 +264,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            # The database (or the network to it) went away under this request: nothing was
+            # committed, and the same request will do once it is back.
+            log.warning(
+                "request failed on a transient fault", path=request.url.path, error=repr(exc)
+            )
+            return problem_response(Problem.unavailable(), request)
         log.exception("unhandled error", path=request.url.path)
         problem = Problem(
             500,

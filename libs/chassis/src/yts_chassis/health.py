@@ -25,7 +25,9 @@ def health_router(
     @router.get(
         "/readyz",
         summary="Readiness: the database and NATS answer",
-        responses={503: {"description": "a dependency is down"}},
+        responses={
+            503: {"description": "a dependency is down", "content": {"application/json": {}}}
+        },
     )
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in checks.items()}
