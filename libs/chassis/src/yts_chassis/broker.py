@@ -7,6 +7,7 @@ differ, rewriting production retention or replicas.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
 
 from yts_chassis.logs import get_logger
 from yts_chassis.settings import ServiceSettings
@@ -97,6 +99,93 @@ def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
     subscriber._create_subscription = create_subscription
 
 
+class _Taken:
+    """Messages delivered to a pull subscription and not yet given to its handler."""
+
+    def __init__(self) -> None:
+        self._messages: dict[int, Msg] = {}
+
+    def delivered(self, msg: Msg) -> None:
+        if msg.reply and not JetStreamContext.is_status_msg(msg):
+            self._messages[id(msg)] = msg
+
+    def handed_over(self, messages: Sequence[Msg]) -> None:
+        for msg in messages:
+            self._messages.pop(id(msg), None)
+
+    def take_all(self) -> list[Msg]:
+        left = list(self._messages.values())
+        self._messages.clear()
+        return left
+
+
+def _what_stop_leaves_goes_back_at_once(subscriber: Any, taken: _Taken, durable: str) -> None:
+    """Nak, when the subscriber stops, the messages it was delivered and will never handle.
+
+    FastStream's stop lets the handlers in flight finish, then cancels the pull loop: messages
+    a fetch had collected (nats-py keeps a batch in the fetch until it is full or its deadline
+    passes), a batch still filling in FastStream's loop, or messages waiting in the
+    subscription's queue are dropped without a word, and the server would hand them to the
+    next instance only after ``ack_wait``. They were never given to a handler, so they go
+    back at once. Every message the server delivers to the subscription is noted as it
+    arrives (whatever holds it afterwards), and forgotten when the handler gets it; the
+    subscription ends at the server before it ends here, so nothing is in flight unnoted.
+    """
+    create = subscriber._create_subscription
+
+    async def create_subscription() -> None:
+        await create()
+        pull = subscriber.subscription
+        if pull is None or getattr(pull, "_yts_deliveries_noted", False):
+            return
+        queue = pull._sub._pending_queue
+        put = queue.put_nowait
+
+        def put_and_note(msg: Msg) -> None:
+            put(msg)
+            taken.delivered(msg)
+
+        queue.put_nowait = put_and_note
+        unsubscribe = pull.unsubscribe
+
+        async def unsubscribe_once_the_server_stopped_sending() -> None:
+            # Interest ends at the server first, while the subscription still takes what
+            # arrives: a message sent for a pull request before the server saw the UNSUB
+            # comes before the PONG, lands in the queue and is noted, instead of being
+            # dropped by a client that has already forgotten the subscription.
+            try:
+                await pull._nc._send_unsubscribe(pull._sub._id)
+                await pull._nc.flush(timeout=2)
+            except Exception as exc:
+                log.debug("unsubscribe before stop", error=repr(exc))
+            await unsubscribe()
+
+        pull.unsubscribe = unsubscribe_once_the_server_stopped_sending
+        pull._yts_deliveries_noted = True
+
+    stop = subscriber.stop
+
+    async def stop_and_hand_back() -> None:
+        await stop()
+        left = taken.take_all()
+        if not left:
+            return
+        results = await asyncio.gather(*(m.nak() for m in left), return_exceptions=True)
+        try:
+            await left[0]._client.flush(timeout=2)  # sent now, before the connection closes
+        except Exception as exc:
+            log.debug("flush after handing back", error=repr(exc))
+        log.info(
+            "messages delivered but not handled before the stop were handed back",
+            consumer=durable,
+            messages=len(left),
+            failed=sum(1 for r in results if isinstance(r, BaseException)),
+        )
+
+    subscriber._create_subscription = create_subscription
+    subscriber.stop = stop_and_hand_back
+
+
 def durable_subscriber(
     router: NatsRouter,
     consumer: DurableConsumer,
@@ -124,15 +213,18 @@ def durable_subscriber(
     config = ConsumerConfig(durable_name=consumer.durable)
 
     def register(handler: Callable[[Sequence[Msg]], Awaitable[None]]) -> Any:
+        taken = _Taken()
         if batch_size > 1:
 
             async def on_batch(body: Any, message: BatchMessage) -> None:
+                taken.handed_over(message.raw_message)
                 await handler(message.raw_message)
 
             target: Callable[..., Awaitable[None]] = on_batch
         else:
 
             async def on_message(body: Any, message: NatsMessage) -> None:
+                taken.handed_over([message.raw_message])
                 await handler([message.raw_message])
 
             target = on_message
@@ -150,6 +242,7 @@ def durable_subscriber(
             description=consumer.description,
         )
         _fetch_timeouts_end_the_fetch(subscriber)
+        _what_stop_leaves_goes_back_at_once(subscriber, taken, consumer.durable)
         return subscriber(target)
 
     return register

@@ -111,7 +111,8 @@ class OutboxRelay:
         self.backoff_max = backoff_max
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
+        self._drain_until: float | None = None  # loop time; set by stop()
         self.failures_in_a_row = 0
         db.on_outbox_commit(self.wake)
 
@@ -120,17 +121,27 @@ class OutboxRelay:
 
     def start(self) -> None:
         if self._task is None:
-            self._stopping = False
+            self._stopping.clear()
+            self._drain_until = None
             self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
-        """Publish what is ready (bounded by ``drain_timeout``), then stop."""
+        """Publish until the outbox is empty or ``drain_timeout`` has passed, then stop.
+
+        Past the deadline no publish starts; the rows already acknowledged are marked, so that
+        a restart does not publish them again (the server's duplicate window would hide that
+        for ten minutes only). A publish in flight at the deadline has its own timeout; the
+        relay is cancelled only if it has not returned by then.
+        """
         if self._task is None:
             return
-        self._stopping = True
+        self._drain_until = asyncio.get_running_loop().time() + drain_timeout
+        self._stopping.set()
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout=drain_timeout)
+            await asyncio.wait_for(
+                asyncio.shield(self._task), timeout=drain_timeout + self.publish_timeout + 1.0
+            )
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -152,12 +163,15 @@ class OutboxRelay:
                     error=repr(exc),
                     retry_in_seconds=round(delay, 2),
                 )
-                if self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    # A stop ends the wait: NATS was failing just now, the rows wait for the
+                    # next start.
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                if self._stopping.is_set():
                     return
-                await asyncio.sleep(delay)
                 continue
-            if self._stopping:
-                return
+            if self._stopping.is_set() and (not published or self._drain_over()):
+                return  # drained, or out of time: the rest waits for the next start
             if published:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
@@ -199,6 +213,8 @@ class OutboxRelay:
             ).all()
             # Publish first, write after: on SQLite the write lock is then held only briefly.
             for row in rows:
+                if self._drain_over():
+                    break  # stopping: mark what was acknowledged; the rest waits
                 try:
                     ack = await self._publish(publisher, row)
                 except Exception as exc:
@@ -225,6 +241,11 @@ class OutboxRelay:
             async with self.db.session() as session:
                 OUTBOX_PENDING.labels(self.service).set(await self.outbox.pending(session))
         return len(acks)
+
+    def _drain_over(self) -> bool:
+        return (
+            self._drain_until is not None and asyncio.get_running_loop().time() >= self._drain_until
+        )
 
     async def _publish(
         self, publisher: JetStreamPublisher, row: Row[Any, Any, Any, Any, Any]
