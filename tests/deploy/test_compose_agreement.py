@@ -18,7 +18,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 from yts_chassis.settings import ServiceSettings
-from yts_chassis.topology import SERVICE_CONSUMERS, consumers_of
 from yts_contracts.streams import STREAMS
 from yts_deploy.cli import app
 from yts_deploy.natsconfig import (
@@ -30,6 +29,7 @@ from yts_deploy.natsconfig import (
     password_env,
 )
 from yts_deploy.natsserver import nats_server_binary
+from yts_deploy.topology import SERVICE_CONSUMERS, consumers_of
 from yts_enrolment.settings import EnrolmentSettings
 from yts_notifications.settings import NotificationsSettings
 from yts_reporting.replay import REBUILD_CONSUMER

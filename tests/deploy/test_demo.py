@@ -8,7 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 from yts_deploy.demo import DISTRICTS, SCALES, Plan, build_plan, demo_cohorts
-from yts_enrolment.domain import cohort_accepts_enrolment, cohort_name_matches_dates
+from yts_enrolment.domain import (
+    cohort_accepts_enrolment,
+    cohort_name_matches_dates,
+    earliest_consent_for,
+    enrolled_on_breach,
+    withdrawn_on_breach,
+)
 from yts_sessions.curriculum import load_curriculum
 from yts_sessions.domain import delivered_on_breach, feedback_breach, participants_breach
 from yts_sessions.settings import CURRICULUM
@@ -25,14 +31,20 @@ SAMPLE_DAYS = [date(2026, 11, 26), date(2026, 1, 3), date(2026, 7, 15), date(202
 
 
 @pytest.mark.parametrize("today", DAYS, ids=str)
-def test_both_demo_cohorts_are_open_for_enrolment_on_any_day(today: date) -> None:
+def test_both_demo_cohorts_have_begun_and_the_current_one_takes_an_enrolment_today(
+    today: date,
+) -> None:
     for cohort in demo_cohorts(today):
         assert cohort_name_matches_dates(cohort.name, cohort.starts_on, cohort.ends_on)
-        assert cohort_accepts_enrolment(True, cohort.ends_on, today)
         assert cohort.starts_on < cohort.ends_on
-    first, second = demo_cohorts(today)
-    assert first.name != second.name
-    assert first.starts_on < second.starts_on
+        # Begun: its trainers' enrolments can be dated in its first weeks.
+        assert enrolled_on_breach(cohort.starts_on, today, cohort.starts_on, cohort.ends_on) is None
+        assert cohort_accepts_enrolment(True, cohort.ends_on, cohort.starts_on)
+    earlier, current = demo_cohorts(today)
+    assert earlier.name != current.name
+    assert earlier.ends_on < current.starts_on
+    # A trainer enrolled today (README's walk-through, the demo test's webhook) joins it.
+    assert enrolled_on_breach(today, today, current.starts_on, current.ends_on) is None
 
 
 @pytest.fixture(scope="module", params=SAMPLE_DAYS, ids=str)
@@ -43,8 +55,51 @@ def plan(request: pytest.FixtureRequest) -> Plan:
 def test_every_date_the_demo_sends_is_in_the_past(plan: Plan) -> None:
     for trainer in plan.trainers:
         assert trainer.consent_on <= plan.today
+        assert trainer.enrolled_on <= plan.today
         assert all(done <= plan.today for _, done in trainer.modules)
+        assert trainer.withdrawn_on is None or trainer.withdrawn_on <= plan.today
     assert all(session.delivered_on <= plan.today for session in plan.sessions)
+
+
+def test_every_enrolment_and_withdrawal_is_dated_as_enrolment_accepts_and_as_it_happened(
+    plan: Plan,
+) -> None:
+    facilitated: dict[int, list[date]] = {}
+    for session in plan.sessions:
+        for key in session.facilitators:
+            facilitated.setdefault(key, []).append(session.delivered_on)
+    for trainer in plan.trainers:
+        cohort = plan.cohorts[trainer.cohort]
+        assert (
+            enrolled_on_breach(trainer.enrolled_on, plan.today, cohort.starts_on, cohort.ends_on)
+            is None
+        )
+        assert cohort_accepts_enrolment(True, cohort.ends_on, trainer.enrolled_on)
+        # In the cohort's first weeks, after the guardian's consent; modules come after it.
+        assert trainer.enrolled_on <= cohort.starts_on + timedelta(days=21)
+        assert earliest_consent_for(cohort.starts_on) <= trainer.consent_on <= trainer.enrolled_on
+        assert all(trainer.enrolled_on < done for _, done in trainer.modules)
+        assert (trainer.withdrawal is None) == (trainer.withdrawn_on is None)
+        if trainer.withdrawn_on is not None:
+            assert (
+                withdrawn_on_breach(
+                    trainer.withdrawn_on, plan.today, trainer.enrolled_on, cohort.ends_on
+                )
+                is None
+            )
+            # The trainer left after everything the trainer did.
+            done = [d for _, d in trainer.modules] + facilitated.get(trainer.key, [])
+            assert all(day <= trainer.withdrawn_on for day in done)
+    # A history, not the loading day: enrolments spread over the cohorts' first weeks (only a
+    # cohort begun in the last three weeks has trainers enrolled today).
+    assert len({t.enrolled_on for t in plan.trainers}) > 10
+    settled = [
+        t
+        for t in plan.trainers
+        if plan.cohorts[t.cohort].starts_on.toordinal() + 21 < plan.today.toordinal()
+    ]
+    assert settled
+    assert all(t.enrolled_on < plan.today for t in settled)
 
 
 def test_every_session_is_one_the_sessions_service_accepts(plan: Plan) -> None:
@@ -117,12 +172,12 @@ def test_the_small_programme_still_delivers_sessions() -> None:
 
 # The sizes docs/operations.md states for the full demo (every day of 2026-2027 computed once).
 DOCUMENTED_SIZES = {
-    "trainers": (354, 391),
-    "certified": (184, 318),
-    "peer sessions": (419, 1099),
-    "delivered": (389, 1012),
-    "cancelled": (25, 87),
-    "withdrawals": (11, 27),
+    "trainers": (348, 392),
+    "certified": (185, 340),
+    "peer sessions": (613, 1288),
+    "delivered": (568, 1192),
+    "cancelled": (32, 127),
+    "withdrawals": (11, 29),
 }
 
 

@@ -17,11 +17,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, StorageType
 from nats.js.client import JetStreamContext
 from typer.testing import CliRunner
-from yts_chassis.topology import SERVICE_CONSUMERS
 from yts_contracts.streams import DLQ_STREAM, PRIVATE_STREAM, STREAMS
 from yts_deploy.cli import app
 from yts_deploy.natsserver import NatsServer
 from yts_deploy.provision import DLQ_MAX_AGE_SECONDS, DUPLICATE_WINDOW_SECONDS, provision
+from yts_deploy.topology import SERVICE_CONSUMERS
 
 # The design's "Streams and consumers" table, written out so that a change to the code that
 # departs from the promise to partners fails here.

@@ -29,13 +29,13 @@ from sqlalchemy import select
 from yts_chassis.database import Database
 from yts_chassis.outbox import OutboxRelay
 from yts_chassis.settings import ServiceSettings
-from yts_chassis.topology import SESSIONS_ROSTER
 from yts_contracts.enrolment import TrainerEnrolled
 from yts_contracts.envelope import to_nats
 from yts_contracts.streams import ENROLMENT_STREAM, MILESTONES_STREAM, SESSIONS_STREAM
 from yts_deploy.natsserver import NatsServer, free_port
 from yts_deploy.runner import ServiceProcess, service_env, wait_ready
 from yts_sessions.store import ModuleCompletion, messaging
+from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 
 from tests.chassis.rig import applied_names, consumer_rig, school_event
 from tests.support.broker import provisioned_server

@@ -40,10 +40,12 @@ from yts_chassis.logs import configure_logging
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import ServiceSettings
 from yts_chassis.tables import define_messaging_tables
-from yts_chassis.topology import REPORTING_ENROLMENT, SESSIONS_ROSTER, DurableConsumer
+from yts_chassis.topology import DurableConsumer
 from yts_contracts.envelope import ReceivedEvent
 from yts_contracts.streams import DLQ_STREAM, ENROLMENT_STREAM
 from yts_deploy.natsserver import NatsServer
+from yts_reporting.subscriptions import ENROLMENT as REPORTING_ENROLMENT
+from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 
 from tests.reliability.poison import (
     IGNORED,

@@ -12,9 +12,10 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import nats
@@ -239,6 +240,77 @@ async def test_erasure_and_withdrawal_keep_the_counts_right(live: Live) -> None:
     assert found["sessions_delivered"] == 1
     male = await live.indicators(school_id=str(registered.school_id), gender="male")
     assert male["trainers_enrolled"] == 1
+
+
+async def monthly(live: Live, **query: Any) -> dict[str, dict[str, Any]]:
+    response = await live.client.get("/v1/indicators/monthly", params=query)
+    assert response.status_code == 200, response.text
+    return {
+        m["month"]: {k: v["value"] for k, v in m.items() if isinstance(v, dict) and "value" in v}
+        for m in response.json()["months"]
+    }
+
+
+async def test_an_enrolment_typed_today_counts_in_the_month_it_took_effect(live: Live) -> None:
+    """A paper record typed today, enrolled three months ago: the monthly figures and the
+    period filters count it in the month of enrolled_on, not the month it was typed; its
+    withdrawal, typed today too, in the month of withdrawn_on."""
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("Asia/Almaty")).date()
+    enrolled_on = today - timedelta(days=92)
+    withdrawn_on = today - timedelta(days=40)
+    registered = school("Turksib")
+    paper = trainer(registered.school_id).model_copy(
+        update={"enrolled_at": now, "enrolled_on": enrolled_on}
+    )
+    left = TrainerWithdrawn(
+        trainer_id=paper.trainer_id,
+        school_id=registered.school_id,
+        reason="moved_school",
+        withdrawn_at=now,
+        withdrawn_on=withdrawn_on,
+    )
+    await live.publish(registered, paper, left)
+
+    months = await monthly(live, school_id=str(registered.school_id))
+    assert months[f"{enrolled_on:%Y-%m}"]["trainers_enrolled"] == 1
+    assert months[f"{withdrawn_on:%Y-%m}"]["trainers_withdrawn"] == 1
+    typed_month = months.get(f"{today:%Y-%m}", {})  # absent: no fact in it at all
+    assert typed_month.get("trainers_enrolled", 0) == 0
+    assert typed_month.get("trainers_withdrawn", 0) == 0
+
+    def period(first: date, last: date) -> dict[str, str]:
+        return {"school_id": str(registered.school_id), "from": str(first), "to": str(last)}
+
+    that_day = await live.indicators(**period(enrolled_on, enrolled_on))
+    assert that_day["trainers_enrolled"] == 1
+    assert that_day["schools_participating"] == 1
+    assert (await live.indicators(**period(withdrawn_on, withdrawn_on)))["trainers_withdrawn"] == 1
+    typed = await live.indicators(**period(today - timedelta(days=1), today))
+    assert typed["trainers_enrolled"] == 0
+    assert typed["trainers_withdrawn"] == 0
+
+
+async def test_an_older_event_without_the_day_counts_on_the_programme_day_of_its_time(
+    live: Live,
+) -> None:
+    """Events published before enrolled_on/withdrawn_on existed took effect when typed: 19:30
+    UTC on the last day of a month is the first of the next in Almaty."""
+    registered = school("Zhetysu")
+    late_evening = datetime(2024, 9, 30, 19, 30, tzinfo=UTC)
+    older = trainer(registered.school_id).model_copy(update={"enrolled_at": late_evening})
+    assert older.enrolled_on is None
+    left = TrainerWithdrawn(
+        trainer_id=older.trainer_id,
+        school_id=registered.school_id,
+        reason="personal",
+        withdrawn_at=datetime(2024, 11, 30, 20, 0, tzinfo=UTC),
+    )
+    await live.publish(registered, older, left)
+    months = await monthly(live, school_id=str(registered.school_id))
+    assert months["2024-10"]["trainers_enrolled"] == 1
+    assert months["2024-12"]["trainers_withdrawn"] == 1
+    assert "2024-09" not in months
 
 
 async def test_a_repeated_milestone_counts_once(live: Live) -> None:

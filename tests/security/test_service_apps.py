@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from yts_chassis.topology import SERVICE_CONSUMERS
 from yts_deploy.demo import indicator_value
 from yts_deploy.natsconfig import PROVISIONER, REBUILDER, SERVICE_USERS, inbox_prefix
+from yts_deploy.topology import SERVICE_CONSUMERS
 from yts_enrolment.main import create_app as enrolment_app
 from yts_enrolment.settings import EnrolmentSettings
 from yts_notifications.main import create_app as notifications_app

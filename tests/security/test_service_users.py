@@ -13,15 +13,12 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
-from yts_chassis.topology import (
-    REPORTING_ENROLMENT,
-    SERVICE_CONSUMERS,
-    SESSIONS_ROSTER,
-    consumers_of,
-)
 from yts_contracts.streams import PRIVATE_STREAM
 from yts_deploy.natsconfig import PROVISIONER, REBUILDER, SERVICE_USERS, inbox_prefix
+from yts_deploy.topology import SERVICE_CONSUMERS, consumers_of
 from yts_reporting.replay import REBUILD_CONSUMER, Replay, Silent, replay_stream
+from yts_reporting.subscriptions import ENROLMENT as REPORTING_ENROLMENT
+from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 
 from tests.support.deploy_nats import (
     SecuredNats,

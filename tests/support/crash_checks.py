@@ -34,10 +34,10 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
-from yts_chassis.topology import SERVICE_CONSUMERS
 from yts_contracts.milestones import MilestoneKind, SubjectType, milestone_id
 from yts_deploy.natsserver import free_port
 from yts_deploy.runner import SERVICES
+from yts_deploy.topology import SERVICE_CONSUMERS
 from yts_notifications.domain import webhook_id
 
 from tests.support.crash_load import ProgrammeClient, Tally

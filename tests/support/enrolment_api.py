@@ -3,8 +3,9 @@ trainers over HTTP."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func, select
@@ -18,13 +19,14 @@ SCHOOL: dict[str, Any] = {
 
 
 def current_cohort() -> dict[str, str]:
-    """The school year running today, so that it is open for enrolment."""
-    today = date.today()
+    """The school year running today in the programme's calendar (Almaty), from August to
+    July, so that a trainer enrolled today, the default day of an enrolment, is inside it."""
+    today = datetime.now(ZoneInfo("Asia/Almaty")).date()
     first = today.year if today.month >= 8 else today.year - 1
     return {
         "name": f"{first}-{first + 1}",
-        "starts_on": f"{first}-08-15",
-        "ends_on": f"{first + 1}-06-30",
+        "starts_on": f"{first}-08-01",
+        "ends_on": f"{first + 1}-07-31",
     }
 
 

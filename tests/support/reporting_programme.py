@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nats.js.client import JetStreamContext
-from yts_chassis.topology import consumers_of
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -46,6 +45,7 @@ from yts_contracts.sessions import (
     SessionCompleted,
 )
 from yts_contracts.vocabulary import District
+from yts_reporting.subscriptions import CONSUMERS
 
 ZONE = ZoneInfo("Asia/Almaty")
 DISTRICTS = [d.value for d in District]
@@ -101,10 +101,15 @@ class Trainer:
     cohort: uuid.UUID
     grade: int
     gender: str
-    enrolled_at: datetime
+    enrolled_at: datetime  # when the enrolment took effect
     certified_at: datetime | None = None
-    withdrawn_at: datetime | None = None
+    withdrawn_at: datetime | None = None  # when the withdrawal took effect
     erased_at: datetime | None = None
+    # How long after it took effect each record was typed: None, an event of the kind
+    # published before enrolled_on/withdrawn_on existed (typed when it happened); a timedelta,
+    # an event with the day it took effect (a paper record typed later when positive).
+    enrolment_typed_after: timedelta | None = None
+    withdrawal_typed_after: timedelta | None = None
 
 
 @dataclass
@@ -400,6 +405,20 @@ def generate(
             elif rng.random() < 0.01:
                 trainer.erased_at = enrolled + timedelta(days=rng.randint(100, 200))
 
+    # Older events without the day they took effect, newer ones with it, and records kept on
+    # paper typed weeks later (a generator of its own: the programme's facts stay as they were).
+    paper = random.Random(seed + 1)
+
+    def typed_after() -> timedelta | None:
+        roll = paper.random()
+        if roll < 0.4:
+            return None
+        return timedelta(0) if roll < 0.7 else timedelta(days=paper.randint(20, 75), hours=2)
+
+    for t in trainers:
+        t.enrolment_typed_after = typed_after()
+        if t.withdrawn_at is not None:
+            t.withdrawal_typed_after = typed_after() if t.erased_at is None else timedelta(0)
     for t in trainers:
         enrolment.append(
             (
@@ -410,7 +429,8 @@ def generate(
                     grade=t.grade,
                     gender=t.gender,
                     languages=["kk"],
-                    enrolled_at=t.enrolled_at,
+                    enrolled_at=t.enrolled_at + (t.enrolment_typed_after or timedelta(0)),
+                    enrolled_on=None if t.enrolment_typed_after is None else day_of(t.enrolled_at),
                 ),
                 event_id(),
             )
@@ -423,7 +443,10 @@ def generate(
                         trainer_id=t.id,
                         school_id=t.school,
                         reason=rng.choice(["moved_school", "graduated", "personal", "other"]),
-                        withdrawn_at=t.withdrawn_at,
+                        withdrawn_at=t.withdrawn_at + (t.withdrawal_typed_after or timedelta(0)),
+                        withdrawn_on=None
+                        if t.withdrawal_typed_after is None
+                        else day_of(t.withdrawn_at),
                     ),
                     event_id(),
                 )
@@ -644,7 +667,7 @@ async def publish(
     return len(items)
 
 
-REPORTING_DURABLES = consumers_of("reporting")
+REPORTING_DURABLES = CONSUMERS
 
 
 async def consumers_caught_up(js: JetStreamContext) -> bool:

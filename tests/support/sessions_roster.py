@@ -17,7 +17,6 @@ import httpx
 from nats.js.client import JetStreamContext
 from sqlalchemy import select
 from yts_chassis.auth import Role, TokenFile
-from yts_chassis.topology import SESSIONS_ROSTER
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -30,6 +29,7 @@ from yts_contracts.envelope import to_nats
 from yts_contracts.event import EventData
 from yts_sessions.curriculum import load_curriculum
 from yts_sessions.settings import CURRICULUM
+from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 
 from tests.support.services import eventually
 

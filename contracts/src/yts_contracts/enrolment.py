@@ -7,6 +7,7 @@ categories (grade, gender, languages), never names, birth dates or contacts.
 
 from __future__ import annotations
 
+from datetime import date, tzinfo
 from enum import StrEnum
 from typing import ClassVar, Self
 
@@ -108,8 +109,21 @@ class TrainerEnrolled(EventData):
         "(at least one).",
     )
     enrolled_at: Timestamp = Field(
-        description="When the coordinator enrolled the trainer (RFC 3339, with time zone).",
+        description="When the coordinator recorded the enrolment (RFC 3339, with time zone).",
     )
+    enrolled_on: Day | None = Field(
+        default=None,
+        description="The day the enrolment took effect (ISO 8601 date), inside the cohort and "
+        "not after enrolled_at: a record kept on paper is entered later with the day it "
+        "happened. Always sent since it was added; absent from older events, whose enrolment "
+        "took effect on the day of enrolled_at in the programme's time zone (Asia/Almaty).",
+        examples=["2024-09-16"],
+    )
+
+    def enrolled_day(self, zone: tzinfo) -> date:
+        """The day the enrolment took effect: ``enrolled_on``, or for an older event without
+        it, the day of ``enrolled_at`` in ``zone`` (the programme's time zone)."""
+        return self.enrolled_on or self.enrolled_at.astimezone(zone).date()
 
     def ce_subject(self) -> str:
         return str(self.trainer_id)
@@ -141,6 +155,19 @@ class TrainerWithdrawn(EventData):
     withdrawn_at: Timestamp = Field(
         description="When the withdrawal was recorded (RFC 3339, with time zone).",
     )
+    withdrawn_on: Day | None = Field(
+        default=None,
+        description="The day the trainer left (ISO 8601 date): not before the enrolment took "
+        "effect, not after the cohort's end, and not after withdrawn_at. Always sent since it "
+        "was added; absent from older events, whose withdrawal took effect on the day of "
+        "withdrawn_at in the programme's time zone (Asia/Almaty).",
+        examples=["2025-03-14"],
+    )
+
+    def withdrawn_day(self, zone: tzinfo) -> date:
+        """The day the withdrawal took effect: ``withdrawn_on``, or for an older event without
+        it, the day of ``withdrawn_at`` in ``zone`` (the programme's time zone)."""
+        return self.withdrawn_on or self.withdrawn_at.astimezone(zone).date()
 
     def ce_subject(self) -> str:
         return str(self.trainer_id)

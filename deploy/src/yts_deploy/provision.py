@@ -21,8 +21,10 @@ from nats.js.api import (
 )
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
-from yts_chassis.topology import SERVICE_CONSUMERS, DurableConsumer
+from yts_chassis.topology import DurableConsumer
 from yts_contracts.streams import DLQ_STREAM, STREAMS, StreamSpec
+
+from yts_deploy.topology import SERVICE_CONSUMERS
 
 DUPLICATE_WINDOW_SECONDS = 10 * 60
 DLQ_MAX_AGE_SECONDS = 180 * 24 * 3600

@@ -10,6 +10,15 @@ from datetime import date
 from typing import Any
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_exponential,
+    wait_fixed,
+)
 
 from yts_deploy.demo.plan import SCALES, DemoScale, Plan, SessionPlan, TrainerPlan, build_plan
 
@@ -62,29 +71,37 @@ class DemoLoader:
     async def request(
         self, service: str, method: str, path: str, body: dict[str, Any] | None = None
     ) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.patience
-        delay = 0.1
-        while True:
-            try:
-                async with self.limit:
-                    response = await self.clients[service].request(method, path, json=body)
-            except httpx.TransportError as exc:
-                if loop.time() > deadline:
-                    raise DemoError(f"{service} does not answer: {exc!r}") from exc
-            else:
-                if response.status_code < 300:
-                    return response.json()
-                if not self._retryable(response) or loop.time() > deadline:
-                    raise DemoError(
-                        f"{method} {service}{path} answered {response.status_code}: "
-                        f"{response.text[:500]}"
-                    )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        # A service away or busy, or an event on its way: again after 0.1 s doubling to 2 s,
+        # for ``patience`` seconds.
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            retry=retry_if_exception_type(httpx.TransportError)
+            | retry_if_result(lambda response: self._retryable(response)),
+            stop=stop_after_delay(self.patience),
+        )
+
+        async def send() -> httpx.Response:
+            async with self.limit:
+                return await self.clients[service].request(method, path, json=body)
+
+        try:
+            response: httpx.Response = await retrying(send)
+        except RetryError as gave_up:
+            last = gave_up.last_attempt
+            if last.failed:
+                exc = last.exception()
+                raise DemoError(f"{service} does not answer: {exc!r}") from exc
+            response = last.result()
+        if response.status_code < 300:
+            return response.json()
+        raise DemoError(
+            f"{method} {service}{path} answered {response.status_code}: {response.text[:500]}"
+        )
 
     @staticmethod
     def _retryable(response: httpx.Response) -> bool:
+        if response.status_code < 300:
+            return False
         if response.status_code in (429, 502, 503, 504):
             return True
         if response.status_code != 422:
@@ -195,7 +212,7 @@ class DemoLoader:
                 "enrolment",
                 "POST",
                 f"/v1/trainers/{trainer_ids[t.key]}/withdrawal",
-                {"reason": t.withdrawal},
+                t.withdrawal_body(),
             ),
         )
         loaded.withdrawals = len(plan.withdrawals)
@@ -205,21 +222,28 @@ class DemoLoader:
     async def reporting_caught_up(self, loaded: Loaded, timeout: float = 60.0) -> bool:
         """Wait (bounded) until reporting counts what was loaded: its events are in."""
         self.steps.begin("reporting", 1)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
+
+        async def counts_all() -> bool:
             try:
                 body = await self.request("reporting", "GET", "/v1/indicators")
             except DemoError:
                 body = {}
-            if (
+            return (
                 indicator_value(body, "trainers_enrolled") == loaded.trainers
                 and indicator_value(body, "sessions_delivered") == loaded.sessions_delivered
-            ):
-                self.steps.advance("reporting")
-                return True
-            await asyncio.sleep(0.5)
-        return False
+            )
+
+        # Asked every 0.5 s until ``timeout``; not caught up by then is an answer, not an error.
+        asking = AsyncRetrying(
+            wait=wait_fixed(0.5),
+            retry=retry_if_result(lambda caught_up: not caught_up),
+            stop=stop_after_delay(timeout),
+            retry_error_callback=lambda _state: False,
+        )
+        caught_up: bool = await asking(counts_all)
+        if caught_up:
+            self.steps.advance("reporting")
+        return caught_up
 
 
 def indicator_value(body: dict[str, Any], name: str) -> Any:

@@ -5,13 +5,13 @@ eight districts (35 at full size), two cohorts, trainers of grades 9-11 certifie
 module over months, peer sessions in Kazakh and Russian, some cancelled, some trainers
 withdrawn, and the milestones the sessions service derives from all that.
 
-The API refuses what could not happen: a trainer joins only a cohort whose end is not past, a
-session is recorded only once it took place (not in the future) and inside the facilitators'
-cohort. So the demo cannot replay 2023-2025 as dated history; it lays the same programme over
-the last school year and the current one, relative to today (see :func:`demo_cohorts`): the
-first cohort started last September and still accepts its trainers today, the second starts
-this September. Everything else (dates of module completions and sessions) lies in the past,
-inside its cohort.
+The API refuses what could not happen: an enrolment, a withdrawal, a module completion and a
+session are each dated the day they took place, never in the future and inside the trainer's
+cohort. So the demo lays the same programme over the last two school years that have begun,
+relative to today (see :func:`demo_cohorts`), and records the whole history with the days it
+happened, as records kept on paper are entered later: each trainer enrolled in the first weeks
+of the cohort, modules completed one after another from then, sessions once certified, and
+withdrawals on the day the trainer left, after everything the trainer did.
 """
 
 from __future__ import annotations
@@ -98,18 +98,19 @@ class CohortPlan:
 
 
 def demo_cohorts(today: date) -> tuple[CohortPlan, CohortPlan]:
-    """Two cohorts the enrolment rules accept today (named after their years, ending today or
-    later) that hold as much past as possible for sessions:
+    """The last two school years that have begun by today (named after their years, September
+    to June), so that every trainer's enrolment can be dated in its cohort's first weeks:
 
-    - the first starts in September of last year and ends this June (while that is not past),
-      else at the end of this year: a school year, prolonged through the autumn when needed;
-    - the second is this year's school year, from September (it may not have begun yet).
+    - the earlier one has ended (its records are entered after the fact, dated inside it);
+    - the current one runs today, so a trainer enrolled today joins it; in July and August it
+      is prolonged through the summer until the next school year begins.
     """
-    year = today.year
-    first_end = date(year, 6, 30) if today <= date(year, 6, 30) else date(year, 12, 31)
-    first = CohortPlan(f"{year - 1}-{year}", date(year - 1, 9, 1), first_end)
-    second = CohortPlan(f"{year}-{year + 1}", date(year, 9, 1), date(year + 1, 6, 30))
-    return first, second
+    first = today.year if today >= date(today.year, 9, 1) else today.year - 1
+    earlier = CohortPlan(f"{first - 1}-{first}", date(first - 1, 9, 1), date(first, 6, 30))
+    june = date(first + 1, 6, 30)
+    ends_on = june if today <= june else date(first + 1, 8, 31)
+    current = CohortPlan(f"{first}-{first + 1}", date(first, 9, 1), ends_on)
+    return earlier, current
 
 
 @dataclass
@@ -140,8 +141,10 @@ class TrainerPlan:
     languages: list[str]
     guardian: str
     consent_on: date
+    enrolled_on: date
     modules: list[tuple[str, date]] = field(default_factory=list)
     withdrawal: str | None = None
+    withdrawn_on: date | None = None
 
     def certified_on(self, core_modules: int) -> date | None:
         if len(self.modules) < core_modules:
@@ -161,7 +164,13 @@ class TrainerPlan:
                 "guardian_name": self.guardian,
                 "given_on": self.consent_on.isoformat(),
             },
+            "enrolled_on": self.enrolled_on.isoformat(),
         }
+
+    def withdrawal_body(self) -> dict[str, str]:
+        assert self.withdrawal is not None
+        assert self.withdrawn_on is not None
+        return {"reason": self.withdrawal, "withdrawn_on": self.withdrawn_on.isoformat()}
 
 
 @dataclass
@@ -266,8 +275,8 @@ def _schools(rng: random.Random, count: int) -> list[SchoolPlan]:
 def _completions(
     rng: random.Random, modules: list[str], start: date, today: date, stop_after: int
 ) -> list[tuple[str, date]]:
-    """Core modules one after another, a week to three and a half apart; only those done by
-    today are recorded."""
+    """Core modules one after another from the enrolment, a week to three and a half apart;
+    only those done by today are recorded."""
     done: list[tuple[str, date]] = []
     day = start + timedelta(days=rng.randint(10, 35))
     for module in modules[:stop_after]:
@@ -317,6 +326,7 @@ def _trainers(
                     else len(modules)
                 )
                 consent = min(today, cohort.starts_on - timedelta(days=rng.randint(3, 25)))
+                enrolled_on = min(today, cohort.starts_on + timedelta(days=rng.randint(0, 20)))
                 trainers.append(
                     TrainerPlan(
                         key=len(trainers),
@@ -329,7 +339,8 @@ def _trainers(
                         languages=languages,
                         guardian=f"{rng.choice(FEMALE_NAMES + MALE_NAMES)} {surname}",
                         consent_on=consent,
-                        modules=_completions(rng, modules, cohort.starts_on, today, stop_after),
+                        enrolled_on=enrolled_on,
+                        modules=_completions(rng, modules, enrolled_on, today, stop_after),
                         withdrawal=rng.choice(("personal", "moved_school")) if early else None,
                     )
                 )
@@ -422,6 +433,42 @@ def _sessions(
     return sessions
 
 
+def _date_withdrawals(
+    rng: random.Random,
+    cohorts: tuple[CohortPlan, CohortPlan],
+    trainers: list[TrainerPlan],
+    sessions: list[SessionPlan],
+    today: date,
+) -> None:
+    """Date each withdrawal on the day the trainer left: after everything the trainer did
+    (enrolment, modules, sessions), by today and by the cohort's end. A graduation happens at
+    the end of the school year: one not reached yet has not happened, and the trainer stays."""
+    last_session: dict[int, date] = {}
+    for session in sessions:
+        for key in session.facilitators:
+            last_session[key] = max(
+                last_session.get(key, session.delivered_on), session.delivered_on
+            )
+    for trainer in trainers:
+        if not trainer.withdrawal:
+            continue
+        cohort = cohorts[trainer.cohort]
+        last = max(
+            [trainer.enrolled_on, *(done for _, done in trainer.modules)]
+            + ([last_session[trainer.key]] if trainer.key in last_session else [])
+        )
+        latest = min(today, cohort.ends_on)
+        if trainer.withdrawal == "graduated":
+            graduation = date(cohort.ends_on.year, 5, 25)
+            if graduation > latest:
+                trainer.withdrawal = None
+                continue
+            day = max(last, graduation) + timedelta(days=rng.randint(0, 20))
+        else:
+            day = last + timedelta(days=rng.randint(7, 60))
+        trainer.withdrawn_on = max(last, min(day, latest))
+
+
 def build_plan(
     today: date, core_modules: list[str], scale: DemoScale = SCALES["full"], seed: int = 2023
 ) -> Plan:
@@ -431,4 +478,5 @@ def build_plan(
     schools = _schools(rng, scale.schools)
     trainers = _trainers(rng, schools, cohorts, scale, core_modules, today)
     sessions = _sessions(rng, schools, cohorts, trainers, scale, core_modules, today)
+    _date_withdrawals(rng, cohorts, trainers, sessions, today)
     return Plan(today, cohorts, schools, trainers, sessions, list(core_modules))

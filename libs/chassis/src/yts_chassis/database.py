@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session
 
-OUTBOX_DIRTY = "yts_outbox_dirty"
 WROTE = "yts_wrote"
 
 
@@ -50,17 +49,11 @@ class Database:
             expire_on_commit=False,
         )
         self._session_class = sync_session_class
-        self._commit_listeners: list[Callable[[], None]] = []
-        # Commits that carried outbox rows wake the relay (see outbox.add_events).
-        self.after_commit(self._after_commit)
         # What a transaction wrote, for commit hooks that join only a state change (``wrote``).
         event.listen(sync_session_class, "after_flush", _note_flush)
         event.listen(sync_session_class, "do_orm_execute", _note_statement)
         self.after_commit(_forget_writes)
         self.after_rollback(_forget_writes)
-
-    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
-        self._commit_listeners.append(listener)
 
     def before_commit(self, listener: Callable[[Session], None]) -> None:
         """Call ``listener`` with each session of this database just before it commits, still
@@ -78,11 +71,6 @@ class Database:
             "after_soft_rollback",
             lambda session, _previous_transaction: listener(session),
         )
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop(OUTBOX_DIRTY, False):
-            for listener in self._commit_listeners:
-                listener()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

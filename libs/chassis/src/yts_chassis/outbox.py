@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -20,19 +19,24 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from yts_contracts.envelope import NatsEnvelope, to_nats
 from yts_contracts.event import EventData
 
-from yts_chassis.database import OUTBOX_DIRTY, Database
+from yts_chassis.database import Database
 from yts_chassis.ids import new_id
 from yts_chassis.logs import get_logger
 from yts_chassis.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+from yts_chassis.retrying import Backoff, warn_before_retry
 from yts_chassis.tables import MessagingTables
 
 log = get_logger(__name__)
 
 # One relay at a time per database on PostgreSQL, so that order holds across replicas.
 _RELAY_LOCK_KEY = 0x5954_5330  # "YTS0"
+# Marks a session whose transaction staged events (``Outbox.add``): its commit wakes the relay.
+STAGED = "yts_outbox_staged"
 
 
 class JetStreamPublisher(Protocol):
@@ -76,7 +80,7 @@ class Outbox:
                 attempts=0,
             )
         )
-        session.sync_session.info[OUTBOX_DIRTY] = True
+        session.sync_session.info[STAGED] = True
         return envelope
 
     async def pending(self, session: AsyncSession) -> int:
@@ -97,7 +101,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 2.0,
         publish_timeout: float = 5.0,
-        backoff_base: float = 0.2,
+        backoff_first: float = 0.4,
         backoff_max: float = 10.0,
     ) -> None:
         self.db = db
@@ -107,17 +111,21 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        # NATS away: retry forever, waiting 0.4 s doubling to 10 s, half of it jittered.
+        self.backoff = Backoff(backoff_first, backoff_max, jitter=0.5)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._drain_until: float | None = None  # loop time; set by stop()
-        self.failures_in_a_row = 0
-        db.on_outbox_commit(self.wake)
+        db.after_commit(self._wake_if_staged)
+        db.after_rollback(_forget_staged)
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _wake_if_staged(self, session: Session) -> None:
+        if session.info.pop(STAGED, False):
+            self.wake()
 
     def start(self) -> None:
         if self._task is None:
@@ -149,27 +157,18 @@ class OutboxRelay:
         self._task = None
 
     async def _run(self) -> None:
+        publishing = AsyncRetrying(
+            wait=self.backoff,
+            retry=retry_if_exception_type(Exception),
+            after=self._count_failure,
+            before_sleep=warn_before_retry(log, "outbox publish failed; will retry"),
+            sleep=self._wait_unless_stopping,
+        )
         while True:
             try:
-                published = await self.publish_pending()
-                self.failures_in_a_row = 0
-            except Exception as exc:
-                self.failures_in_a_row += 1
-                OUTBOX_PUBLISH_FAILURES.labels(self.service).inc()
-                delay = min(self.backoff_max, self.backoff_base * 2**self.failures_in_a_row)
-                delay *= random.uniform(0.5, 1.0)
-                log.warning(
-                    "outbox publish failed; will retry",
-                    error=repr(exc),
-                    retry_in_seconds=round(delay, 2),
-                )
-                with contextlib.suppress(TimeoutError):
-                    # A stop ends the wait: NATS was failing just now, the rows wait for the
-                    # next start.
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                if self._stopping.is_set():
-                    return
-                continue
+                published: int = await publishing(self.publish_pending)
+            except _Stopping:
+                return  # NATS was failing just now: the rows wait for the next start
             if self._stopping.is_set() and (not published or self._drain_over()):
                 return  # drained, or out of time: the rest waits for the next start
             if published:
@@ -242,6 +241,16 @@ class OutboxRelay:
                 OUTBOX_PENDING.labels(self.service).set(await self.outbox.pending(session))
         return len(acks)
 
+    def _count_failure(self, _retry_state: RetryCallState) -> None:
+        OUTBOX_PUBLISH_FAILURES.labels(self.service).inc()
+
+    async def _wait_unless_stopping(self, seconds: float) -> None:
+        """The wait between failed publishes; a stop ends it, and the relay with it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        if self._stopping.is_set():
+            raise _Stopping
+
     def _drain_over(self) -> bool:
         return (
             self._drain_until is not None and asyncio.get_running_loop().time() >= self._drain_until
@@ -254,6 +263,14 @@ class OutboxRelay:
         return await publisher.publish(
             row.subject, row.body, timeout=self.publish_timeout, headers=headers
         )
+
+
+class _Stopping(Exception):
+    """The relay stopped while waiting to retry."""
+
+
+def _forget_staged(session: Session) -> None:
+    session.info.pop(STAGED, None)
 
 
 def ack_seq(ack: Any) -> int | None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
@@ -19,6 +19,7 @@ from faststream.nats import NatsRouter
 from nats.js.client import JetStreamContext
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.routing import Match
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from yts_chassis.auth import TokenRegistry
 from yts_chassis.bodylimit import RequestBodyLimit
@@ -34,11 +35,27 @@ from yts_chassis.logs import configure_logging, get_logger
 from yts_chassis.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from yts_chassis.migrations import upgrade_async
 from yts_chassis.outbox import Outbox, OutboxRelay
+from yts_chassis.retrying import Backoff, warn_before_retry
 from yts_chassis.settings import ServiceSettings
 from yts_chassis.tables import MessagingTables
 from yts_chassis.topology import DurableConsumer
 
 log = get_logger(__name__)
+
+
+class Worker(Protocol):
+    """Background work the runtime starts and stops with the service."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def _stop_subscriber(subscriber: Any) -> None:
+    try:
+        await subscriber.stop()
+    except Exception as exc:
+        log.warning("subscriber stop", error=repr(exc))
 
 
 class ServiceRuntime:
@@ -80,6 +97,9 @@ class ServiceRuntime:
             max_seconds=settings.retry_max_seconds,
             max_attempts=settings.max_handler_attempts,
         )
+        # Background work of the service (notifications' delivery engine), run inside the
+        # app's lifespan: started after the broker's connection, stopped before it.
+        self.workers: list[Worker] = []
         self._js: JetStreamContext | None = None
         self._connector: asyncio.Task[None] | None = None
         self.broker_started = False
@@ -117,52 +137,60 @@ class ServiceRuntime:
         return self.broker_started and self.jetstream() is not None
 
     async def _connect_broker(self) -> None:
-        """Connect and start subscribers, retrying while NATS is away: the HTTP side serves
-        meanwhile and the outbox keeps events."""
-        delay = 0.5
-        while True:
+        """Connect and start subscribers, retrying while NATS is away (forever, 0.5 s doubling
+        to 10 s): the HTTP side serves meanwhile and the outbox keeps events."""
+        warn = warn_before_retry(log, "NATS not reachable or consumers missing; retrying")
+
+        async def before_retry(retry_state: RetryCallState) -> None:
+            warn(retry_state)
             try:
-                await self.broker.start()
-            except Exception as exc:
-                log.warning(
-                    "NATS not reachable or consumers missing; retrying",
-                    error=repr(exc),
-                    retry_in_seconds=delay,
-                )
-                try:
-                    await self.broker.stop()
-                except Exception as stop_exc:
-                    log.debug("broker stop after failed start", error=repr(stop_exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            self.broker_started = True
-            self.relay.wake()
-            log.info("connected to NATS", servers=self.settings.nats_servers)
-            return
+                await self.broker.stop()  # what the failed start left half open
+            except Exception as stop_exc:
+                log.debug("broker stop after failed start", error=repr(stop_exc))
+
+        connecting = AsyncRetrying(
+            wait=Backoff(0.5, 10.0),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=before_retry,
+        )
+        await connecting(self.broker.start)
+        self.broker_started = True
+        self.relay.wake()
+        log.info("connected to NATS", servers=self.settings.nats_servers)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Migrate, start the relay and the connection to NATS (in the background: HTTP
+        serves while NATS is away), then the service's workers."""
         await upgrade_async(self.settings.database_url, self.migrations)
         self.relay.start()
         self._connector = asyncio.create_task(self._connect_broker(), name="nats-connect")
+        for worker in self.workers:
+            worker.start()
 
     async def stop(self) -> None:
-        """Drain: stop fetching and let in-flight handlers finish (FastStream's graceful
-        timeout), publish what the outbox holds (bounded), then close the connection. A
-        SIGKILL at any point loses nothing either: unacked messages come back, unpublished
-        outbox rows wait."""
+        """Drain: stop the service's workers, stop every subscriber at once (each stops
+        fetching, lets its in-flight handler finish within FastStream's graceful timeout and
+        naks what it was delivered and never handled), publish what the outbox holds
+        (until it is empty or 5 s have passed), then close the connection. A SIGKILL at any
+        point loses nothing either: unacked messages come back, unpublished outbox rows
+        wait."""
+        for worker in reversed(self.workers):
+            try:
+                await worker.stop()
+            except Exception as exc:
+                log.warning("worker stop", worker=type(worker).__name__, error=repr(exc))
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
         if self.broker_started:
-            for subscriber in self.broker.subscribers:
-                try:
-                    await subscriber.stop()
-                except Exception as exc:
-                    log.warning("subscriber stop", error=repr(exc))
+            # Together, not one after another: the stop is bounded by the slowest handler,
+            # not by the sum of them (notifications has four subscribers).
+            await asyncio.gather(
+                *(_stop_subscriber(subscriber) for subscriber in self.broker.subscribers)
+            )
         await self.relay.stop()
         try:
             await self.broker.stop()
@@ -181,8 +209,12 @@ class ServiceRuntime:
         version: str = "0.1.0",
         routers: Sequence[APIRouter] = (),
         subscriptions: Sequence[NatsRouter] = (),
+        workers: Sequence[Worker] = (),
         openapi_tags: list[dict[str, Any]] | None = None,
     ) -> FastAPI:
+        """The service's ASGI app; its lifespan runs the runtime (``start`` and ``stop``),
+        including ``workers``."""
+        self.workers.extend(workers)
         for subscription in subscriptions:
             self.broker.include_router(subscription)
         runtime = self

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from yts_contracts.enrolment import WithdrawalReason
 from yts_contracts.vocabulary import District, Gender
@@ -18,6 +19,8 @@ __all__ = [
     "EARLIEST_DATE",
     "GRADES",
     "LATEST_DATE",
+    "PROGRAMME_TIMEZONE",
+    "DateRule",
     "District",
     "Gender",
     "Locale",
@@ -26,10 +29,13 @@ __all__ = [
     "cohort_accepts_enrolment",
     "cohort_name_matches_dates",
     "earliest_consent_for",
+    "enrolled_on_breach",
     "mail_address_problem",
     "mail_display_name_problem",
     "one_line_text_problem",
     "person_key",
+    "programme_day",
+    "withdrawn_on_breach",
 ]
 
 
@@ -60,8 +66,56 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
-def cohort_accepts_enrolment(open_for_enrolment: bool, ends_on: date, today: date) -> bool:
-    return open_for_enrolment and today <= ends_on
+def cohort_accepts_enrolment(open_for_enrolment: bool, ends_on: date, enrolled_on: date) -> bool:
+    """A cohort open for enrolment takes an enrolment that took effect by its last day, even
+    when the record kept on paper is entered after the cohort ended."""
+    return open_for_enrolment and enrolled_on <= ends_on
+
+
+# The programme's calendar: "today", and the day of a moment, are Almaty's (UTC+5), not UTC's:
+# a trainer enrolled at 01:30 in Almaty is enrolled on that day, though it is the day before
+# in UTC. The other services read the same zone from their settings (sessions' TIMEZONE,
+# reporting's PROGRAMME_TIMEZONE).
+PROGRAMME_TIMEZONE = ZoneInfo("Asia/Almaty")
+
+
+def programme_day(moment: datetime, zone: ZoneInfo = PROGRAMME_TIMEZONE) -> date:
+    """The programme's calendar day of a moment (with its time zone)."""
+    return moment.astimezone(zone).date()
+
+
+class DateRule(StrEnum):
+    """The rules a date an enrolment or a withdrawal took effect can break."""
+
+    not_in_future = "not_in_future"
+    within_cohort = "within_cohort"
+    not_before_enrolled_on = "not_before_enrolled_on"
+
+
+def enrolled_on_breach(
+    enrolled_on: date, today: date, cohort_starts_on: date, cohort_ends_on: date
+) -> DateRule | None:
+    """The rule the day an enrolment took effect breaks, or None: it has happened (not after
+    today) and lies inside the trainer's cohort (its first to its last day)."""
+    if enrolled_on > today:
+        return DateRule.not_in_future
+    if not cohort_starts_on <= enrolled_on <= cohort_ends_on:
+        return DateRule.within_cohort
+    return None
+
+
+def withdrawn_on_breach(
+    withdrawn_on: date, today: date, enrolled_on: date, cohort_ends_on: date
+) -> DateRule | None:
+    """The rule the day a withdrawal took effect breaks, or None: it has happened, not before
+    the trainer's enrolment took effect and not after the cohort's last day."""
+    if withdrawn_on > today:
+        return DateRule.not_in_future
+    if withdrawn_on < enrolled_on:
+        return DateRule.not_before_enrolled_on
+    if withdrawn_on > cohort_ends_on:
+        return DateRule.within_cohort
+    return None
 
 
 def cohort_name_matches_dates(name: str, starts_on: date, ends_on: date) -> bool:

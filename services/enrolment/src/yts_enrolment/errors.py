@@ -129,6 +129,65 @@ class ConsentOutOfReach(RuleBroken):
         )
 
 
+class EnrolledInFuture(RuleBroken):
+    def __init__(self, enrolled_on: date, today: date) -> None:
+        super().__init__(
+            Breach(
+                "enrolled_on",
+                "not_in_future",
+                f"{enrolled_on} is in the future (today is {today}); give the day the "
+                "trainer was enrolled",
+            )
+        )
+
+
+class EnrolledOutsideCohort(RuleBroken):
+    def __init__(self, cohort_name: str, starts_on: date, ends_on: date) -> None:
+        super().__init__(
+            Breach(
+                "enrolled_on",
+                "within_cohort",
+                f"a trainer of cohort {cohort_name} is enrolled on a day from {starts_on} to "
+                f"{ends_on}; give the day the enrolment took effect",
+            )
+        )
+
+
+class WithdrawnInFuture(RuleBroken):
+    def __init__(self, withdrawn_on: date, today: date) -> None:
+        super().__init__(
+            Breach(
+                "withdrawn_on",
+                "not_in_future",
+                f"{withdrawn_on} is in the future (today is {today}); record a "
+                "withdrawal once the trainer has left",
+            )
+        )
+
+
+class WithdrawnBeforeEnrolment(RuleBroken):
+    def __init__(self, enrolled_on: date) -> None:
+        super().__init__(
+            Breach(
+                "withdrawn_on",
+                "not_before_enrolled_on",
+                f"the trainer was enrolled on {enrolled_on}; a withdrawal is on that day or later",
+            )
+        )
+
+
+class WithdrawnAfterCohort(RuleBroken):
+    def __init__(self, cohort_name: str, ends_on: date) -> None:
+        super().__init__(
+            Breach(
+                "withdrawn_on",
+                "within_cohort",
+                f"cohort {cohort_name} ended on {ends_on}; a withdrawal from it is on that day "
+                "or earlier",
+            )
+        )
+
+
 class AlreadyEnrolled(Conflict):
     """One active enrolment of a person (school, names, grade) per cohort."""
 

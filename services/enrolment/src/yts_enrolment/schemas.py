@@ -181,11 +181,25 @@ class TrainerIn(Strict):
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         default=None, description="free text; personal data, never published"
     )
+    enrolled_on: ProgrammeDate | None = Field(
+        default=None,
+        description="the day the enrolment took effect (YYYY-MM-DD), for a record kept on paper "
+        "and entered later: not in the future, and from the cohort's starts_on to its ends_on; "
+        "default: today in the programme's time zone (Asia/Almaty)",
+        examples=["2024-09-16"],
+    )
 
 
 class WithdrawalIn(Strict):
     reason: WithdrawalReason = Field(
         description="moved_school, graduated, personal or other (a category: no free text)"
+    )
+    withdrawn_on: ProgrammeDate | None = Field(
+        default=None,
+        description="the day the trainer left (YYYY-MM-DD): not in the future, not before the "
+        "trainer's enrolled_on and not after the cohort's ends_on; default: today in the "
+        "programme's time zone (Asia/Almaty)",
+        examples=["2025-03-14"],
     )
 
 
@@ -197,8 +211,12 @@ class TrainerOut(BaseModel):
     gender: Gender
     languages: list[str]
     status: str
-    enrolled_at: datetime
-    withdrawn_at: datetime | None = None
+    enrolled_at: datetime = Field(description="when the enrolment was recorded")
+    enrolled_on: date = Field(description="the day the enrolment took effect")
+    withdrawn_at: datetime | None = Field(
+        default=None, description="when the withdrawal was recorded"
+    )
+    withdrawn_on: date | None = Field(default=None, description="the day the trainer left")
     withdrawal_reason: str | None = None
     erased: bool = False
     first_name: str | None = None

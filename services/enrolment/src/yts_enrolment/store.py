@@ -64,8 +64,10 @@ class Trainer(EnrolmentTable, table=True):
     gender: str = Field(max_length=12)
     languages: list[str] = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(max_length=12, index=True)
-    enrolled_at: datetime
+    enrolled_at: datetime  # when the enrolment was recorded
+    enrolled_on: date  # the day it took effect (a paper record is entered later)
     withdrawn_at: datetime | None = None
+    withdrawn_on: date | None = None
     withdrawal_reason: str | None = Field(default=None, max_length=20)
     erased_at: datetime | None = None
     # Personal data (NULL after erasure).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,12 +35,17 @@ from yts_enrolment.errors import (
     CohortNotOpened,
     ConsentInFuture,
     ConsentOutOfReach,
+    EnrolledInFuture,
+    EnrolledOutsideCohort,
     NotYourSchool,
     SchoolNameTaken,
     SchoolNotRegistered,
     SchoolNotTakingPart,
     TrainerNotActive,
     TrainerNotKnown,
+    WithdrawnAfterCohort,
+    WithdrawnBeforeEnrolment,
+    WithdrawnInFuture,
 )
 from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn, WithdrawalIn
 from yts_enrolment.store import Cohort, School, Trainer
@@ -50,6 +56,11 @@ class Deps:
     db: Database
     outbox: Outbox
     idempotency: IdempotencyKeys
+    timezone: ZoneInfo = domain.PROGRAMME_TIMEZONE  # the programme's calendar
+
+    def today(self) -> date:
+        """Today in the programme's time zone, not UTC's."""
+        return domain.programme_day(_now(), self.timezone)
 
 
 def _now() -> datetime:
@@ -128,7 +139,8 @@ async def open_cohort(deps: Deps, cmd: CohortIn) -> Cohort:
 
 
 async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -> Trainer:
-    today = today or _now().date()
+    today = today or deps.today()
+    enrolled_on = cmd.enrolled_on or today
     if cmd.guardian_consent.given_on > today:
         raise ConsentInFuture()
     key = domain.person_key(cmd.school_id, cmd.first_name, cmd.last_name, cmd.grade)
@@ -141,7 +153,14 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
         cohort = await session.get(Cohort, cmd.cohort_id)
         if cohort is None:
             raise CohortNotOpened(cmd.cohort_id)
-        if not domain.cohort_accepts_enrolment(cohort.open_for_enrolment, cohort.ends_on, today):
+        match domain.enrolled_on_breach(enrolled_on, today, cohort.starts_on, cohort.ends_on):
+            case domain.DateRule.not_in_future:
+                raise EnrolledInFuture(enrolled_on, today)
+            case domain.DateRule.within_cohort:
+                raise EnrolledOutsideCohort(cohort.name, cohort.starts_on, cohort.ends_on)
+        if not domain.cohort_accepts_enrolment(
+            cohort.open_for_enrolment, cohort.ends_on, enrolled_on
+        ):
             raise CohortClosed(cohort.name)
         earliest_consent = domain.earliest_consent_for(cohort.starts_on)
         if cmd.guardian_consent.given_on < earliest_consent:
@@ -164,6 +183,7 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
             languages=list(cmd.languages),
             status=domain.TrainerStatus.active.value,
             enrolled_at=_now(),
+            enrolled_on=enrolled_on,
             first_name=cmd.first_name,
             last_name=cmd.last_name,
             guardian_name=cmd.guardian_consent.guardian_name,
@@ -186,6 +206,7 @@ async def enrol_trainer(deps: Deps, cmd: TrainerIn, today: date | None = None) -
                 gender=trainer.gender,
                 languages=trainer.languages,
                 enrolled_at=trainer.enrolled_at,
+                enrolled_on=trainer.enrolled_on,
             ),
         )
     return trainer
@@ -203,14 +224,30 @@ async def _trainer_for(
 
 
 async def withdraw_trainer(
-    deps: Deps, trainer_id: uuid.UUID, cmd: WithdrawalIn, principal: Principal
+    deps: Deps,
+    trainer_id: uuid.UUID,
+    cmd: WithdrawalIn,
+    principal: Principal,
+    today: date | None = None,
 ) -> Trainer:
+    today = today or deps.today()
+    withdrawn_on = cmd.withdrawn_on or today
     async with deps.db.transaction() as session:
         trainer = await _trainer_for(session, trainer_id, principal)
         if trainer.status != domain.TrainerStatus.active.value:
             raise TrainerNotActive(trainer.status)
+        cohort = await session.get(Cohort, trainer.cohort_id)
+        assert cohort is not None  # a trainer's cohort is a foreign key
+        match domain.withdrawn_on_breach(withdrawn_on, today, trainer.enrolled_on, cohort.ends_on):
+            case domain.DateRule.not_in_future:
+                raise WithdrawnInFuture(withdrawn_on, today)
+            case domain.DateRule.not_before_enrolled_on:
+                raise WithdrawnBeforeEnrolment(trainer.enrolled_on)
+            case domain.DateRule.within_cohort:
+                raise WithdrawnAfterCohort(cohort.name, cohort.ends_on)
         trainer.status = domain.TrainerStatus.withdrawn.value
         trainer.withdrawn_at = _now()
+        trainer.withdrawn_on = withdrawn_on
         trainer.withdrawal_reason = cmd.reason.value
         await deps.outbox.add(
             session,
@@ -219,6 +256,7 @@ async def withdraw_trainer(
                 school_id=trainer.school_id,
                 reason=cmd.reason,
                 withdrawn_at=trainer.withdrawn_at,
+                withdrawn_on=trainer.withdrawn_on,
             ),
         )
     return trainer

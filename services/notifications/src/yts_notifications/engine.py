@@ -36,8 +36,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import col
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from yts_chassis.database import Database
 from yts_chassis.logs import get_logger
+from yts_chassis.retrying import Backoff, warn_before_retry
 
 from yts_notifications.domain import Verdict, backoff, summary_due, unreachable
 from yts_notifications.egress import Resolver, system_resolver
@@ -84,6 +86,11 @@ Clock = Callable[[], datetime]
 
 class _Lost(Exception):
     pass
+
+
+def _count_failed_pass(retry_state: RetryCallState) -> None:
+    FAILED_PASSES.inc()
+    FAILING_PASSES.set(retry_state.attempt_number)
 
 
 def _database_unavailable(error: Exception) -> bool:
@@ -179,26 +186,31 @@ class DeliveryEngine:
     # -- the loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        failures = 0
+        # A failed pass (the database away) is counted and tried again, forever: 1 s doubling
+        # to 30 s.
+        passes = AsyncRetrying(
+            wait=Backoff(1.0, 30.0),
+            retry=retry_if_exception_type(Exception),
+            after=_count_failed_pass,
+            before_sleep=warn_before_retry(log, "delivery engine pass failed"),
+        )
         while not self._stopping:
-            self._wake.clear()
-            try:
-                await self._plan_summaries_if_due()
-                await self._count_deliveries_if_due()
-                if await self._dispatch_due():
-                    continue  # more is due than one batch: go on at once
-                pause = await self._until_next_due()
-                failures = 0
-                FAILING_PASSES.set(0)
-            except Exception as exc:
-                failures += 1
-                FAILED_PASSES.inc()
-                FAILING_PASSES.set(failures)
-                log.warning("delivery engine pass failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-                continue
+            pause: float | None = await passes(self._pass)
+            FAILING_PASSES.set(0)
+            if pause is None:
+                continue  # more is due than one batch: go on at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _pass(self) -> float | None:
+        """Plan, count and send what is due; how long to wait before the next pass, or None
+        when more is due at once."""
+        self._wake.clear()
+        await self._plan_summaries_if_due()
+        await self._count_deliveries_if_due()
+        if await self._dispatch_due():
+            return None
+        return await self._until_next_due()
 
     async def _until_next_due(self) -> float:
         """Seconds until the next retry falls due (a retry is punctual whatever the poll); new
@@ -469,18 +481,25 @@ class DeliveryEngine:
         await self._record(claim, verdict, duration_ms)
 
     async def _record(self, claim: Claim, verdict: Verdict, duration_ms: int) -> None:
-        for attempt in range(5):
-            try:
-                await self._record_once(claim, verdict, duration_ms)
-                return
-            except Exception as exc:
-                # Unrecorded, the lease runs out and the delivery is sent once more: keep trying.
-                log.warning(
-                    "could not record a delivery attempt",
-                    delivery_id=str(claim.delivery_id),
-                    error=repr(exc),
-                )
-                await asyncio.sleep(0.5 * 2**attempt)
+        # Unrecorded, the lease runs out and the delivery is sent once more: keep trying, five
+        # times, 0.5 s doubling in between.
+        recording = AsyncRetrying(
+            wait=Backoff(0.5, 8.0),
+            retry=retry_if_exception_type(Exception),
+            stop=stop_after_attempt(5),
+            before_sleep=warn_before_retry(
+                log, "could not record a delivery attempt", delivery_id=str(claim.delivery_id)
+            ),
+            reraise=True,
+        )
+        try:
+            await recording(self._record_once, claim, verdict, duration_ms)
+        except Exception as exc:
+            log.warning(
+                "could not record a delivery attempt; given up, its lease will run out",
+                delivery_id=str(claim.delivery_id),
+                error=repr(exc),
+            )
 
     def _retry_delay(self, claim: Claim, verdict: Verdict) -> float:
         settings = self.settings

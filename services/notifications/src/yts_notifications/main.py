@@ -1,11 +1,10 @@
 """Composition root of the notifications service (coordinator mail, partner webhooks):
 settings -> runtime (logging, database, broker) -> intake and delivery engine -> routes and
-subscriptions -> ASGI app whose lifespan also runs the engine."""
+subscriptions -> ASGI app whose lifespan also runs the engine (a worker of the runtime)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +65,8 @@ def create_app(
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
         subscriptions=[subscriptions.build_router(runtime, Intake(engine.planner))],
+        # Started once the database is migrated, stopped before the runtime closes it.
+        workers=[engine],
         openapi_tags=[
             {"name": "webhooks", "description": "partners' subscriptions to public events"},
             {"name": "deliveries", "description": "every mail and webhook, with its attempts"},
@@ -73,17 +74,4 @@ def create_app(
     )
     app.add_exception_handler(errors.Refused, api.refused)
     app.state.engine = engine
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The engine runs once the database is migrated, and stops before the runtime closes it.
-        async with runtime_lifespan(app):
-            engine.start()
-            try:
-                yield
-            finally:
-                await engine.stop()
-
-    app.router.lifespan_context = lifespan
     return app

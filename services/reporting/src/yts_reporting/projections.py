@@ -8,7 +8,10 @@ Rules that keep the numbers right whatever the delivery does:
   whose ``school.registered`` has not arrived is kept and joins its district when it does;
 - a cancelled session never counts, whether the cancellation comes before or after its
   completion (the sessions service's last word on it);
-- erasure keeps the anonymous categories (that is all reporting holds) so counts stay right.
+- erasure keeps the anonymous categories (that is all reporting holds) so counts stay right;
+- an enrolment counts on the day it took effect (``enrolled_on``), a withdrawal likewise
+  (``withdrawn_on``), not the day the record was typed; an older event without those fields
+  took effect on the programme's day of its ``enrolled_at`` (``withdrawn_at``).
 
 Handlers apply an event to every generation being written: the served one, and the one a
 rebuild is filling; the rebuild's replay writes only the new one (see ``generations.py``).
@@ -184,7 +187,8 @@ class Projections:
                 "grade": data.grade,
                 "gender": data.gender.value,
                 "enrolled_at": data.enrolled_at,
-                "enrolled_on": self.day(data.enrolled_at),
+                # The day it took effect (a paper record is entered later), not the day typed.
+                "enrolled_on": data.enrolled_day(self.zone),
             },
             key=["generation", "trainer_id"],
         )
@@ -200,7 +204,7 @@ class Projections:
                 "trainer_id": data.trainer_id,
                 "school_id": data.school_id,
                 "withdrawn_at": data.withdrawn_at,
-                "withdrawn_on": self.day(data.withdrawn_at),
+                "withdrawn_on": data.withdrawn_day(self.zone),
                 "withdrawal_reason": data.reason.value,
             },
             key=["generation", "trainer_id"],

@@ -31,12 +31,14 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from yts_chassis.consumer import EventHandler
 from yts_chassis.database import Database, is_transient
 from yts_chassis.logs import get_logger
 from yts_chassis.migrations import upgrade_async
+from yts_chassis.retrying import Backoff
 from yts_chassis.topology import DurableConsumer
-from yts_contracts.envelope import ContractViolation, from_nats
+from yts_contracts.envelope import ContractViolation, ReceivedEvent, from_nats
 
 from yts_reporting.generations import (
     RebuildRefused,
@@ -135,18 +137,21 @@ class Replay:
                 events.append(received)
             else:
                 self.report.skipped += 1
-        for attempt in range(1, 7):
-            try:
-                async with self.db.transaction() as session:
-                    write_only(session, self.generation)
-                    for received in events:
-                        await self.handlers[received.attributes.type](session, received)
-                break
-            except Exception as exc:
-                if not is_transient(exc) or attempt == 6:
-                    raise
-                await asyncio.sleep(0.2 * 2**attempt)
+        # The database away for a moment: six attempts, 0.4 s doubling in between.
+        writing = AsyncRetrying(
+            wait=Backoff(0.4, 6.4),
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(6),
+            reraise=True,
+        )
+        await writing(self._write, events)
         self.report.applied += len(events)
+
+    async def _write(self, events: Sequence[ReceivedEvent]) -> None:
+        async with self.db.transaction() as session:
+            write_only(session, self.generation)
+            for received in events:
+                await self.handlers[received.attributes.type](session, received)
 
 
 async def replay_stream(

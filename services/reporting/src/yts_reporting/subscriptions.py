@@ -13,12 +13,7 @@ from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
 from yts_chassis.broker import durable_subscriber
 from yts_chassis.service import ServiceRuntime
-from yts_chassis.topology import (
-    REPORTING_ENROLMENT,
-    REPORTING_MILESTONES,
-    REPORTING_SESSIONS,
-    DurableConsumer,
-)
+from yts_chassis.topology import DurableConsumer
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -29,19 +24,44 @@ from yts_contracts.enrolment import (
 from yts_contracts.envelope import EventData
 from yts_contracts.milestones import MilestoneReached
 from yts_contracts.sessions import ModuleCompleted, SessionCancelled, SessionCompleted
+from yts_contracts.streams import ENROLMENT_STREAM, MILESTONES_STREAM, SESSIONS_STREAM
 
 from yts_reporting.projections import Projections
 from yts_reporting.settings import ReportingSettings
 
+ENROLMENT = DurableConsumer(
+    "reporting",
+    "reporting-enrolment",
+    ENROLMENT_STREAM,
+    "yts.enrolment.>",
+    "reporting projections of schools, cohorts and trainers",
+)
+SESSIONS = DurableConsumer(
+    "reporting",
+    "reporting-sessions",
+    SESSIONS_STREAM,
+    "yts.sessions.>",
+    "reporting projections of module completions and peer sessions",
+)
+MILESTONES = DurableConsumer(
+    "reporting",
+    "reporting-milestones",
+    MILESTONES_STREAM,
+    "yts.milestones.>",
+    "reporting projection of milestones",
+)
+
 # Which events reporting reads from which of its durable consumers.
 SUBSCRIPTIONS: tuple[tuple[DurableConsumer, tuple[type[EventData], ...]], ...] = (
     (
-        REPORTING_ENROLMENT,
+        ENROLMENT,
         (SchoolRegistered, CohortOpened, TrainerEnrolled, TrainerWithdrawn, TrainerErased),
     ),
-    (REPORTING_SESSIONS, (ModuleCompleted, SessionCompleted, SessionCancelled)),
-    (REPORTING_MILESTONES, (MilestoneReached,)),
+    (SESSIONS, (ModuleCompleted, SessionCompleted, SessionCancelled)),
+    (MILESTONES, (MilestoneReached,)),
 )
+# Every durable consumer reporting reads (provisioning's list in deploy must match it).
+CONSUMERS: tuple[DurableConsumer, ...] = tuple(durable for durable, _ in SUBSCRIPTIONS)
 
 
 def build_router(runtime: ServiceRuntime, settings: ReportingSettings) -> NatsRouter:

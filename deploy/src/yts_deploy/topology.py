@@ -1,0 +1,78 @@
+"""Every service's durable consumers, as the operator provisions them (``yts provision``) and
+as deploy/nats grants them. Each service declares its own in its ``subscriptions.py``; deploy
+is installed without the services (the compose ``provision`` step has only yts-deploy, the
+contracts and the chassis), so the list is written here too, and
+``tests/deploy/test_consumer_topology.py`` checks it is exactly what the services declare."""
+
+from __future__ import annotations
+
+from yts_chassis.topology import DurableConsumer
+from yts_contracts.streams import (
+    ENROLMENT_STREAM,
+    MILESTONES_STREAM,
+    PRIVATE_STREAM,
+    SESSIONS_STREAM,
+)
+
+SERVICE_CONSUMERS: tuple[DurableConsumer, ...] = (
+    DurableConsumer(
+        "sessions",
+        "sessions-roster",
+        ENROLMENT_STREAM,
+        "yts.enrolment.>",
+        "the sessions service's roster replica (trainers enrolled, withdrawn, erased)",
+    ),
+    DurableConsumer(
+        "notifications",
+        "notifications-enrolment",
+        ENROLMENT_STREAM,
+        "yts.enrolment.>",
+        "coordinator mail and partner webhooks for enrolment events",
+    ),
+    DurableConsumer(
+        "notifications",
+        "notifications-sessions",
+        SESSIONS_STREAM,
+        "yts.sessions.>",
+        "partner webhooks and weekly summaries for session events",
+    ),
+    DurableConsumer(
+        "notifications",
+        "notifications-milestones",
+        MILESTONES_STREAM,
+        "yts.milestones.>",
+        "coordinator mail and partner webhooks for milestones",
+    ),
+    DurableConsumer(
+        "notifications",
+        "notifications-contacts",
+        PRIVATE_STREAM,
+        "yts.private.>",
+        "the notifications service's replica of coordinators' contacts",
+    ),
+    DurableConsumer(
+        "reporting",
+        "reporting-enrolment",
+        ENROLMENT_STREAM,
+        "yts.enrolment.>",
+        "reporting projections of schools, cohorts and trainers",
+    ),
+    DurableConsumer(
+        "reporting",
+        "reporting-sessions",
+        SESSIONS_STREAM,
+        "yts.sessions.>",
+        "reporting projections of module completions and peer sessions",
+    ),
+    DurableConsumer(
+        "reporting",
+        "reporting-milestones",
+        MILESTONES_STREAM,
+        "yts.milestones.>",
+        "reporting projection of milestones",
+    ),
+)
+
+
+def consumers_of(service: str) -> tuple[DurableConsumer, ...]:
+    return tuple(c for c in SERVICE_CONSUMERS if c.service == service)
