@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable
@@ -106,7 +107,9 @@ class Connection:
 
     async def close(self) -> None:
         self.connected = False
-        await self.nc.close()
+        # Everything processed is acknowledged already: do not let a slow goodbye hold Ctrl-C.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.nc.close(), timeout=5)
 
     def stop(self, reason: str, exit_code: int) -> None:
         if not self.stopped.done():

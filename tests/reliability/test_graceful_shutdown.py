@@ -45,6 +45,10 @@ from tests.support.sessions_roster import CORE_MODULES, Enrolment, cohort_dates
 
 # Docker stops a container with SIGTERM and kills it this long after (compose sets no
 # stop_grace_period, so Docker's default); uvicorn runs with --timeout-graceful-shutdown 10.
+# Real processes, a few hundred commands and a nats-server restart: more than pytest's default
+# 120 s on a busy two-core machine.
+pytestmark = pytest.mark.timeout(360)
+
 GRACE_SECONDS = 10.0
 # uvicorn (0.29 and later) raises the signal it caught again once its shutdown is complete, so
 # a clean stop on SIGTERM ends "terminated by SIGTERM" (143 in a shell, -15 from Popen); its
