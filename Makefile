@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV := $(abspath $(UV))
 
-.PHONY: up demo test test-long reliability lint format bench sync contracts clean
+.PHONY: up demo test test-fast test-quick coverage test-long reliability lint format bench sync contracts clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -34,8 +34,23 @@ lint: sync  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts/src libs/chassis/src services/*/src deploy/src tests bench
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers (0: in this process, one at a time),
+# each test module whole on one worker (they share module-scoped apps; see tests/conftest.py).
+PYTEST_WORKERS ?= 4
+PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+COVERAGE := --cov --cov-report=term:skip-covered --cov-report=xml:coverage.xml
+
 test: lint  ## lint, type-check and the whole test suite (SQLite; PostgreSQL with YTS_TEST_POSTGRES_URL)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PARALLEL) $(PYTEST_ARGS)
+
+test-fast: sync  ## the pure tests alone (no server, process or browser): seconds
+	$(BIN)/pytest -m fast $(PYTEST_ARGS)
+
+test-quick: sync  ## the suite without the heavy tests (venv installs, Chromium, cluster, reliability)
+	$(BIN)/pytest -m "not slow and not heavy" $(PARALLEL) $(PYTEST_ARGS)
+
+coverage: sync  ## make test's tests with line coverage of contracts, libs, services and deploy
+	$(BIN)/pytest -m "not slow" $(PARALLEL) $(COVERAGE) $(PYTEST_ARGS)
 
 test-long: sync  ## the long suites (load, fault loops)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
@@ -65,4 +80,4 @@ bench: sync
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

@@ -7,6 +7,15 @@
   ``postgresql://postgres@127.0.0.1:5432/postgres``) every database a test asks for is a fresh
   PostgreSQL database of this run, all dropped at the end. With ``YTS_TEST_CONTAINERS=1`` and
   Docker, a PostgreSQL container.
+- Tiers and parallel runs (see README, Tests): every test is marked ``fast`` (pure: no server,
+  no process, no socket, no browser; ``make test-fast``), ``heavy`` (workspace venv installs,
+  Chromium, the 3-node cluster, the reliability suite's short runs: ``make test-quick`` skips
+  them) or neither, by path below rather than in each file. Under pytest-xdist (``make test``
+  runs ``-n 4 --dist loadfile``) each worker has its own nats-server, database folder or
+  PostgreSQL names and loopback ports (``tests.support.ports``). A module's tests stay on one
+  worker, in order: many share a module-scoped app or system, and some build on the state an
+  earlier test of the module left. (``--dist loadgroup`` would split modules: pytest-xdist
+  3.8 cannot rename pytest 9.2's node ids, so its groups are silently ignored.)
 """
 
 from __future__ import annotations
@@ -25,8 +34,132 @@ from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from yts_deploy.natsserver import NatsServer
 
-from tests.support import postgres
+from tests.support import ports, postgres
 from tests.support.broker import provisioned_server
+
+# Under xdist, loopback ports from this worker's own band (see tests.support.ports). Patched
+# before any test module (or yts_deploy.runner) imports ``free_port`` from natsserver. Nothing
+# else of yts_deploy is imported here: pytest-cov starts in a worker after this file is
+# imported, so a module imported here would lose its module-level lines from the coverage.
+_worker_free_port = ports.free_port_for_this_worker()
+if _worker_free_port is not None:
+    import yts_deploy.natsserver
+
+    yts_deploy.natsserver.free_port = _worker_free_port
+
+TESTS = Path(__file__).resolve().parent
+
+# -- tiers ------------------------------------------------------------------------------------
+# fast: modules of pure tests (rules, contracts, documents, SQL on in-memory SQLite), checked
+# when run alone: a fast test that starts a process or opens a TCP connection fails.
+FAST_MODULES = frozenset(
+    {
+        "test_architecture.py",
+        "chassis/test_settings_and_auth.py",
+        "chassis/test_transient_faults.py",
+        "deploy/test_demo.py",
+        "deploy/test_partners_docs.py",
+        "deploy/test_reporting_rebuild_cli.py",
+        "notifications/test_mail_wording.py",
+        "notifications/test_rules.py",
+        "reporting/test_charts.py",
+        "reporting/test_indicator_counts.py",
+        "sessions/test_domain_rules.py",
+        "sessions/test_milestone_rules.py",
+    }
+)
+FAST_FOLDERS = ("contracts/",)
+# Modules with pure tests and integration tests: a test is fast when it uses none of these.
+PARTLY_FAST_MODULES = frozenset({"chassis/test_idempotency.py", "sessions/test_milestones.py"})
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "nats_url",
+        "provisioned",
+        "nc",
+        "js",
+        "postgres_admin_url",
+        "database_factory",
+        "own_nats_url",
+        "own_nats",
+    }
+)
+# heavy: the slowest, skipped by ``make test-quick`` (CI and ``make test`` run them).
+HEAVY_PATHS = (
+    "test_workspace.py",  # a venv per workspace member
+    "reporting/test_dashboard_chromium.py",  # Chromium
+    "reliability/",  # the short runs: crashes under load, 3-node cluster, SIGTERM, fuzzing
+    "e2e/test_crash_recovery.py",  # the whole system as processes, killed mid-flow
+    "e2e/test_readme_walkthrough.py",  # the whole system as processes, twice
+)
+
+
+def _relative(item: pytest.Item) -> str:
+    return item.path.resolve().relative_to(TESTS).as_posix()
+
+
+def _is_fast(item: pytest.Item, module: str) -> bool:
+    if module in FAST_MODULES or module.startswith(FAST_FOLDERS):
+        return True
+    return module in PARTLY_FAST_MODULES and not INTEGRATION_FIXTURES.intersection(
+        getattr(item, "fixturenames", ())
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fast: pure tests, no server, process or browser (make test-fast)"
+    )
+    config.addinivalue_line(
+        "markers", "heavy: the slowest tests, skipped by make test-quick (CI runs them)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = _relative(item)
+        if _is_fast(item, module):
+            item.add_marker(pytest.mark.fast)
+        if module.startswith(HEAVY_PATHS):
+            item.add_marker(pytest.mark.heavy)
+    if ports.worker_index() is not None:
+        # Under xdist (--dist loadfile hands out modules in this order), the long modules
+        # first, so that none of them is left running alone at the end. Every worker sorts
+        # alike; a module's own order is kept.
+        items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
+class NoInputOutput(Exception):
+    """A fast test tried to start a process or open a TCP connection."""
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_stay_pure(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("fast") is None:
+        yield
+        return
+    import socket
+    import subprocess
+
+    def refuse(what: str) -> Callable[..., object]:
+        def refused(*args: object, **kwargs: object) -> object:
+            raise NoInputOutput(f"a fast test may not {what}: mark it otherwise in conftest")
+
+        return refused
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess.Popen, "__init__", refuse("start a process"))
+        for name in ("connect", "connect_ex"):
+            original = getattr(socket.socket, name)
+
+            def guarded(
+                sock: socket.socket, address: object, _original: Callable[..., object] = original
+            ) -> object:
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    raise NoInputOutput("a fast test may not open a TCP connection")
+                return _original(sock, address)
+
+            patch.setattr(socket.socket, name, guarded)
+        yield
 
 
 def _docker_answers() -> bool:
