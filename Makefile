@@ -36,7 +36,7 @@ lint: sync  ## ruff (lint and format check) and mypy
 
 # The suite runs on PYTEST_WORKERS pytest-xdist workers (0: in this process, one at a time),
 # each test module whole on one worker (they share module-scoped apps; see tests/conftest.py).
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 2
 PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 COVERAGE := --cov --cov-report=term:skip-covered --cov-report=xml:coverage.xml
 
