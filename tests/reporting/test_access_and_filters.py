@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from yts_chassis.auth import Role, TokenFile
 
@@ -21,11 +20,17 @@ from tests.reporting.conftest import reporting_app
 from tests.support.reporting_programme import (
     MEASURES,
     Programme,
-    consumers_caught_up,
     generate,
-    publish,
+    serving,
 )
-from tests.support.services import eventually, running
+
+FILTERED_ROUTES = (
+    "/v1/indicators",
+    "/v1/indicators/monthly",
+    "/v1/exports/sessions.csv",
+    "/v1/exports/indicators.xlsx",
+    "/",
+)
 
 
 @dataclass
@@ -54,14 +59,8 @@ async def readers(
     app = reporting_app(
         own_nats, await database_factory("reporting_access"), tokens_file=tokens_file
     )
-    nc = await nats.connect(own_nats)
-    try:
-        async with running(app) as admin:
-            await publish(nc.jetstream(), programme.events)
-            await eventually(lambda: consumers_caught_up(nc.jetstream()), timeout=60)
-            yield Readers(programme, admin, tokens)
-    finally:
-        await nc.close()
+    async with serving(app, own_nats, programme) as admin:
+        yield Readers(programme, admin, tokens)
 
 
 def values(body: dict) -> dict[str, int]:
@@ -165,13 +164,7 @@ async def test_no_token_or_an_unknown_one_is_a_401(readers: Readers, path: str) 
 async def test_a_bad_filter_is_a_problem_naming_the_field_and_the_rule(
     readers: Readers, query: dict[str, str], field: str, rule: str
 ) -> None:
-    for path in ("/v1/indicators", "/v1/exports/indicators.xlsx"):
-        response = await readers.admin.get(path, params=query)
-        assert response.status_code == 422, response.text
-        assert response.headers["content-type"] == "application/problem+json"
-        (error,) = response.json()["errors"]
-        assert error["field"] == field
-        assert error["rule"] == rule
+    await refused_everywhere(readers, query, field, rule)
 
 
 @pytest.mark.parametrize(
@@ -191,13 +184,20 @@ async def test_a_bad_filter_is_a_problem_naming_the_field_and_the_rule(
 async def test_a_period_end_is_an_iso_date_within_the_programme_years(
     readers: Readers, query: dict[str, str], field: str, rule: str
 ) -> None:
-    for path in ("/v1/indicators", "/v1/indicators/monthly", "/v1/exports/sessions.csv", "/"):
+    await refused_everywhere(readers, query, field, rule)
+
+
+async def refused_everywhere(
+    readers: Readers, query: dict[str, str], field: str, rule: str
+) -> None:
+    """Every route that takes the filters, the dashboard's form included, answers the same
+    422 problem naming the field and the rule."""
+    for path in FILTERED_ROUTES:
         response = await readers.admin.get(path, params=query)
         assert response.status_code == 422, (path, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         (error,) = response.json()["errors"]
-        assert error["field"] == field
-        assert error["rule"] == rule
+        assert (error["field"], error["rule"]) == (field, rule), path
 
 
 async def test_the_first_and_last_day_reporting_accepts_bound_the_period(

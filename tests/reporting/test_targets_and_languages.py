@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import openpyxl
 import pytest
 from yts_chassis.auth import Role, TokenFile
@@ -37,11 +36,9 @@ from yts_reporting.targets import TargetPlan
 from tests.reporting.conftest import reporting_app
 from tests.support.reporting_programme import (
     Programme,
-    consumers_caught_up,
     generate,
-    publish,
+    serving,
 )
-from tests.support.services import eventually, running
 
 PROGRAMME_SCHOOLS = 35  # the default schools_participating target the others are shared among
 PER_SCHOOL = {
@@ -77,14 +74,8 @@ async def site(
         tokens_file=tokens_file,
         district_targets={"Medeu": {"sessions_delivered": MEDEU_SESSIONS}},
     )
-    nc = await nats.connect(own_nats)
-    try:
-        async with running(app) as client:
-            await publish(nc.jetstream(), programme.events)
-            await eventually(lambda: consumers_caught_up(nc.jetstream()), timeout=60)
-            yield Site(programme, client, {"Authorization": f"Bearer {token}"})
-    finally:
-        await nc.close()
+    async with serving(app, own_nats, programme) as client:
+        yield Site(programme, client, {"Authorization": f"Bearer {token}"})
 
 
 def schools_in(p: Programme, district: str) -> int:

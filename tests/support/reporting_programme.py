@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+import nats
+from fastapi import FastAPI
 from nats.js.client import JetStreamContext
 from yts_contracts.enrolment import (
     CohortOpened,
@@ -46,6 +50,8 @@ from yts_contracts.sessions import (
 )
 from yts_contracts.vocabulary import District
 from yts_reporting.subscriptions import CONSUMERS
+
+from tests.support.services import eventually, running
 
 ZONE = ZoneInfo("Asia/Almaty")
 DISTRICTS = [d.value for d in District]
@@ -677,6 +683,21 @@ async def consumers_caught_up(js: JetStreamContext) -> bool:
         if info.num_pending or info.num_ack_pending:
             return False
     return True
+
+
+@asynccontextmanager
+async def serving(
+    app: FastAPI, nats_url: str, programme: Programme
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` running, with every event of ``programme`` published and projected."""
+    nc = await nats.connect(nats_url)
+    try:
+        async with running(app) as client:
+            await publish(nc.jetstream(), programme.events)
+            await eventually(lambda: consumers_caught_up(nc.jetstream()), timeout=60)
+            yield client
+    finally:
+        await nc.close()
 
 
 def slice_of(items: Sequence[tuple[EventData, str]], every: int) -> list[tuple[EventData, str]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from yts_chassis.database import Database
 from yts_chassis.errors import Problem
 
@@ -25,30 +25,34 @@ PROBLEMS = {
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-Language = Annotated[
-    Literal["kk", "ru", "en"] | None,
-    Query(
-        description="language of sheet names, column headers and categories (districts, "
-        "genders); default: the Accept-Language header, else English"
-    ),
-]
-ColumnNames = Annotated[
-    exports.Columns,
-    Query(
-        description="labels: headers a person reads, in `lang`; keys: stable machine names "
-        "(snake_case headers, district and gender codes) for scripts, whatever `lang`"
-    ),
-]
+def _export_wording(
+    request: Request,
+    lang: Annotated[
+        Literal["kk", "ru", "en"] | None,
+        Query(
+            description="language of sheet names, column headers and categories (districts, "
+            "genders); default: the Accept-Language header, else English"
+        ),
+    ] = None,
+    columns: Annotated[
+        exports.Columns,
+        Query(
+            description="labels: headers a person reads, in `lang`; keys: stable machine names "
+            "(snake_case headers, district and gender codes) for scripts, whatever `lang`"
+        ),
+    ] = "labels",
+) -> exports.Wording:
+    language = choose(lang, request.headers.get("accept-language"))
+    return exports.Wording(Messages(language), keys=columns == "keys")
+
+
+ExportWording = Annotated[exports.Wording, Depends(_export_wording)]
 
 
 @dataclass(frozen=True)
 class Deps:
     db: Database
     plan: TargetPlan
-
-
-def _messages(request: Request, lang: str | None) -> Messages:
-    return Messages(choose(lang, request.headers.get("accept-language")))
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -95,15 +99,11 @@ def build_router(deps: Deps) -> APIRouter:
         responses={200: {"content": {"text/csv": {}}}},
     )
     async def sessions_csv(
-        request: Request,
-        principal: Reader,
-        requested: Requested,
-        lang: Language = None,
-        columns: ColumnNames = "labels",
+        principal: Reader, requested: Requested, words: ExportWording
     ) -> Response:
         rows = await exports.session_rows(deps.db, scoped(principal, requested))
         return Response(
-            exports.sessions_csv(rows, _messages(request, lang), columns),
+            exports.sessions_csv(rows, words),
             media_type="text/csv; charset=utf-8",
             headers=_attachment(f"yts-sessions-{date.today().isoformat()}.csv"),
         )
@@ -117,16 +117,12 @@ def build_router(deps: Deps) -> APIRouter:
         responses={200: {"content": {XLSX: {}}}},
     )
     async def indicators_xlsx(
-        request: Request,
-        principal: Reader,
-        requested: Requested,
-        lang: Language = None,
-        columns: ColumnNames = "labels",
+        principal: Reader, requested: Requested, words: ExportWording
     ) -> Response:
         filters = scoped(principal, requested)
         overview = await queries.overview(deps.db, filters, deps.plan, all_breakdowns=True)
         return Response(
-            exports.indicators_xlsx(overview, filters, _messages(request, lang), columns),
+            exports.indicators_xlsx(overview, filters, words),
             media_type=XLSX,
             headers=_attachment(f"yts-indicators-{date.today().isoformat()}.xlsx"),
         )

@@ -27,7 +27,7 @@ from yts_reporting.access import COOKIE, FormFilters, browser_principal, identif
 from yts_reporting.charts import Series, bar_chart
 from yts_reporting.filters import Filters
 from yts_reporting.i18n import LANGUAGES, Messages, choose
-from yts_reporting.indicators import Totals
+from yts_reporting.indicators import MEASURES, Totals
 from yts_reporting.schemas import indicator_values
 from yts_reporting.settings import ReportingSettings
 from yts_reporting.targets import AppliedTargets, TargetPlan, describe
@@ -36,17 +36,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = Path(__file__).parent / "assets"
 COOKIE_MAX_AGE = 8 * 3600
 GENDERS = [g.value for g in Gender]
-CARDS = (
-    "schools_participating",
-    "trainers_enrolled",
-    "trainers_certified",
-    "trainers_active",
-    "trainers_withdrawn",
-    "sessions_delivered",
-    "peer_participations",
-    "average_rating",
-    "milestones_reached",
-)
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -109,7 +98,7 @@ def _subtitle(filters: Filters, overview: queries.Overview, t: Messages) -> str:
 def _cards(overall: Totals, targets: AppliedTargets, t: Messages) -> list[dict[str, Any]]:
     values = indicator_values(overall, targets)
     cards = []
-    for name in CARDS:
+    for name in MEASURES:
         if name == "schools_participating" and targets.level == "school":
             continue  # one school's view: it is that school, 0 or 1
         indicator = values[name]

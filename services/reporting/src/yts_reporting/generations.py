@@ -33,14 +33,22 @@ class RebuildRefused(RuntimeError):
     """Another rebuild holds the claim (or took it over)."""
 
 
-async def served(session: AsyncSession) -> int:
-    """The generation requests read."""
+async def _generations(session: AsyncSession) -> tuple[int, int | None]:
+    """(served, being built); before any rebuild, (1, None)."""
     row = (
         await session.execute(
-            select(col(ProjectionGeneration.serving)).where(col(ProjectionGeneration.id) == 1)
+            select(col(ProjectionGeneration.serving), col(ProjectionGeneration.building)).where(
+                col(ProjectionGeneration.id) == 1
+            )
         )
     ).first()
-    return int(row[0]) if row is not None else 1
+    return (int(row[0]), row[1]) if row is not None else (1, None)
+
+
+async def served(session: AsyncSession) -> int:
+    """The generation requests read."""
+    serving, _ = await _generations(session)
+    return serving
 
 
 async def written(session: AsyncSession) -> tuple[int, ...]:
@@ -49,14 +57,7 @@ async def written(session: AsyncSession) -> tuple[int, ...]:
     cached = session.info.get(WRITTEN_KEY)
     if cached is not None:
         return tuple(cached)
-    row = (
-        await session.execute(
-            select(col(ProjectionGeneration.serving), col(ProjectionGeneration.building)).where(
-                col(ProjectionGeneration.id) == 1
-            )
-        )
-    ).first()
-    serving, building = (row[0], row[1]) if row is not None else (1, None)
+    serving, building = await _generations(session)
     found = (serving,) if building is None or building == serving else (serving, building)
     session.info[WRITTEN_KEY] = found
     return found

@@ -9,6 +9,8 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+from babel.numbers import format_decimal
+
 MESSAGES = Path(__file__).parent / "messages"
 LANGUAGES = ("kk", "ru", "en")
 DEFAULT = "en"
@@ -39,13 +41,12 @@ class Messages:
         return text.format(**values) if values else text
 
     def number(self, value: int | float | None, decimals: int = 0) -> str:
-        """1,234.5 in English; 1 234,5 in Russian and Kazakh (no-break space)."""
+        """1,234.5 in English; 1 234,5 in Russian and Kazakh (no-break space), as each locale
+        writes numbers (Babel)."""
         if value is None:
             return "-"
-        text = f"{value:,.{decimals}f}"
-        if self.lang == "en":
-            return text
-        return text.replace(",", "\u00a0").replace(".", ",")
+        pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+        return format_decimal(value, format=pattern, locale=self.lang)
 
     def percent(self, share: float | None) -> str:
         if share is None:

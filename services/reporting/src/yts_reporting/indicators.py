@@ -58,6 +58,18 @@ Dimension = Literal["district", "school", "grade", "gender", "month"]
 DIMENSIONS: tuple[Dimension, ...] = ("district", "school", "grade", "gender", "month")
 ALL = "all"
 CERTIFIED = "trainer.certified"
+# The indicators, in the order every view lists them: the API, the dashboard, the workbook.
+MEASURES = (
+    "schools_participating",
+    "trainers_enrolled",
+    "trainers_certified",
+    "trainers_active",
+    "trainers_withdrawn",
+    "sessions_delivered",
+    "peer_participations",
+    "average_rating",
+    "milestones_reached",
+)
 
 
 @dataclass

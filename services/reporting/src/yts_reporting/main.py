@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from yts_chassis.service import ServiceRuntime
@@ -11,9 +9,8 @@ from yts_chassis.settings import load_settings
 
 from yts_reporting import api, dashboard, store, subscriptions
 from yts_reporting.settings import ReportingSettings
+from yts_reporting.store import MIGRATIONS
 from yts_reporting.targets import TargetPlan
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 DESCRIPTION = """
 Indicators of the Young Trainers' School for partners (UNESCO Almaty, the methodological

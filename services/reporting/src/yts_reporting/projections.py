@@ -341,9 +341,6 @@ class Projections:
         appliers = self.appliers()
         return {kind.event_type: _each_generation(appliers[kind]) for kind in event_types}
 
-    def all_handlers(self) -> dict[str, EventHandler]:
-        return self.handlers(*self.appliers())
-
 
 def _each_generation(apply: Apply) -> EventHandler:
     async def handler(session: AsyncSession, event: ReceivedEvent) -> None:

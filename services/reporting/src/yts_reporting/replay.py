@@ -23,7 +23,6 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import nats
@@ -50,11 +49,11 @@ from yts_reporting.generations import (
 )
 from yts_reporting.projections import Projections
 from yts_reporting.settings import ReportingSettings
+from yts_reporting.store import MIGRATIONS
 from yts_reporting.subscriptions import SUBSCRIPTIONS
 
 log = get_logger(__name__)
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 # The replay's consumer on each stream it reads. NATS permissions match whole subject tokens, so
 # the name is fixed: the `reporting-rebuild` user may create, read and delete consumers of this
 # name only, never the services' or partners' durable consumers. One rebuild runs at a time

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import Index
 from sqlalchemy.orm import registry
@@ -170,3 +171,5 @@ milestones = ProjectedMilestone.__table__  # type: ignore[attr-defined]
 
 metadata = ReportingTable.metadata
 messaging = define_messaging_tables(metadata)
+# The Alembic scripts that make these tables: the service upgrades at start-up, a rebuild first.
+MIGRATIONS = Path(__file__).parent / "migrations"

@@ -23,7 +23,7 @@ from yts_contracts.vocabulary import District
 
 from yts_reporting.filters import Filters
 from yts_reporting.i18n import Messages
-from yts_reporting.indicators import SchoolRow
+from yts_reporting.indicators import MEASURES, SchoolRow
 from yts_reporting.settings import (
     DistrictTargets,
     ProgrammeTargets,
@@ -32,16 +32,9 @@ from yts_reporting.settings import (
 )
 
 Level = Literal["programme", "district", "school"]
-COUNTS = (  # the measures a school's share of the programme's target is taken of
-    "trainers_enrolled",
-    "trainers_certified",
-    "trainers_active",
-    "trainers_withdrawn",
-    "sessions_delivered",
-    "peer_participations",
-    "milestones_reached",
-)
-MEASURES = ("schools_participating", *COUNTS, "average_rating")
+# The measures a school's share of the programme's target is taken of: all but the number of
+# schools (a school's is 0 or 1) and the average rating (a school keeps the programme's).
+COUNTS = tuple(m for m in MEASURES if m not in ("schools_participating", "average_rating"))
 Goal = int | float | None
 
 
@@ -93,21 +86,22 @@ class TargetPlan:
         return self.programme.schools_participating or len(schools) or None
 
     def _one_school(self, shared_among: int | None) -> tuple[dict[str, Goal], list[str]]:
-        values: dict[str, Goal] = {"schools_participating": None}
+        values: dict[str, Goal] = {"schools_participating": None}  # one school: 0 or 1
         configured: list[str] = []
-        for measure in COUNTS:
+        for measure in MEASURES:
+            if measure == "schools_participating":
+                continue
             override = getattr(self.school, measure)
+            whole = getattr(self.programme, measure)
             if override is not None:
                 values[measure] = _goal(override)
                 configured.append(measure)
-                continue
-            whole = getattr(self.programme, measure)
-            values[measure] = math.ceil(whole / shared_among) if whole and shared_among else None
-        if self.school.average_rating is not None:
-            configured.append("average_rating")
-            values["average_rating"] = _goal(self.school.average_rating)
-        else:
-            values["average_rating"] = _goal(self.programme.average_rating)
+            elif measure not in COUNTS:  # the average rating: the programme's
+                values[measure] = _goal(whole)
+            else:
+                values[measure] = (
+                    math.ceil(whole / shared_among) if whole and shared_among else None
+                )
         return values, configured
 
     def for_school(self, school_id: uuid.UUID, schools: Sequence[SchoolRow]) -> AppliedTargets:
@@ -135,7 +129,7 @@ class TargetPlan:
         values["average_rating"] = per_school["average_rating"] if count else None
         override = self.districts.get(District(district))
         if override is not None:
-            for measure in ("schools_participating", *COUNTS, "average_rating"):
+            for measure in MEASURES:
                 value = getattr(override, measure)
                 if value is not None:
                     values[measure] = _goal(value)

@@ -10,13 +10,14 @@ the stable machine names instead (snake_case headers, district and gender codes)
 
 from yts_reporting.exports.session_rows import SessionRow, session_rows
 from yts_reporting.exports.sessions import SESSION_COLUMNS, sessions_csv
-from yts_reporting.exports.wording import Columns
+from yts_reporting.exports.wording import Columns, Wording
 from yts_reporting.exports.workbook import indicators_xlsx
 
 __all__ = [
     "SESSION_COLUMNS",
     "Columns",
     "SessionRow",
+    "Wording",
     "indicators_xlsx",
     "session_rows",
     "sessions_csv",

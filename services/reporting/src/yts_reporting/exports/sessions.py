@@ -7,8 +7,7 @@ import io
 from collections.abc import Sequence
 
 from yts_reporting.exports.session_rows import SessionRow
-from yts_reporting.exports.wording import Columns, Wording
-from yts_reporting.i18n import Messages
+from yts_reporting.exports.wording import Wording
 
 PEER_GRADES = range(1, 12)
 
@@ -32,10 +31,9 @@ SESSION_COLUMNS = (
 )
 
 
-def sessions_csv(rows: Sequence[SessionRow], t: Messages, columns: Columns = "labels") -> bytes:
+def sessions_csv(rows: Sequence[SessionRow], words: Wording) -> bytes:
     """One row per delivered session; UTF-8 with a BOM so spreadsheet software reads the
     Kazakh and Russian school names right."""
-    words = Wording(t, keys=columns == "keys")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([words.column(name) for name in SESSION_COLUMNS])

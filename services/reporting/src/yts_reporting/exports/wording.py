@@ -8,24 +8,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from yts_reporting.i18n import Messages
+from yts_reporting.indicators import MEASURES
 
 Columns = Literal["labels", "keys"]
 
-# The measure columns: each is also the attribute of a row of totals it reads.
-MEASURES = (
-    "schools_participating",
-    "trainers_enrolled",
-    "trainers_certified",
-    "trainers_active",
-    "trainers_withdrawn",
-    "sessions_delivered",
-    "peer_participations",
-    "average_rating",
-    "feedback_responses",
-    "milestones_reached",
-)
-# A school's row leaves out "schools participating": for one school it is only ever 0 or 1.
-SCHOOL_MEASURES = tuple(m for m in MEASURES if m != "schools_participating")
+# The measure columns, each also the attribute of a row of totals it reads: the indicators,
+# the average rating followed by the feedback responses it is made of.
+_RATING = MEASURES.index("average_rating") + 1
+MEASURE_COLUMNS = (*MEASURES[:_RATING], "feedback_responses", *MEASURES[_RATING:])
+SCHOOL_COLUMNS = tuple(m for m in MEASURE_COLUMNS if m != "schools_participating")
 
 
 @dataclass(frozen=True)
@@ -44,7 +35,7 @@ class Wording:
             return name
         if name.startswith("participants_grade_"):
             return self.t("column.participants_grade", n=name.removeprefix("participants_grade_"))
-        if name in MEASURES and name != "feedback_responses":
+        if name in MEASURES:
             return self.t(f"indicator.{name}")
         return self.t(f"column.{name}")
 

@@ -14,7 +14,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from yts_reporting.exports.wording import MEASURES, SCHOOL_MEASURES, Columns, Wording
+from yts_reporting.exports.wording import MEASURE_COLUMNS, SCHOOL_COLUMNS, Wording
 from yts_reporting.filters import Filters
 from yts_reporting.i18n import Messages
 from yts_reporting.indicators import Totals
@@ -43,7 +43,7 @@ def _breakdown_sheet(
     name: str,
     keys: Sequence[str],
     rows: Sequence[tuple[list[object], Totals]],
-    measures: Sequence[str] = MEASURES,
+    measures: Sequence[str] = MEASURE_COLUMNS,
 ) -> None:
     sheet = book.create_sheet(words.sheet(name))
     _header(sheet, [*(words.column(k) for k in keys), *(words.column(m) for m in measures)])
@@ -60,33 +60,26 @@ def _summary(book: Workbook, words: Wording, overview: Overview, filters: Filter
     sheet = book.active
     assert sheet is not None
     sheet.title = words.sheet("indicators")
-    school_names = {s.school_id: s.name for s in overview.schools}
-    cohort_names = {c.cohort_id: c.name for c in overview.cohorts}
 
     def label(key: str, text_key: str) -> str:
         return key if keys else t(text_key)
 
-    def day_or(value: Any, key_text: str, text_key: str) -> str:
+    def day_or(value: Any, text_key: str) -> str:
+        """A period's end, or for an open one, what it means (nothing, for scripts)."""
         if value is not None:
             return str(value.isoformat() if keys else t.day(value))
-        return key_text if keys else t(text_key)
+        return "" if keys else t(text_key)
 
-    sheet.append([label("from", "xlsx.period_from"), day_or(filters.start, "", "xlsx.since_start")])
-    sheet.append([label("to", "xlsx.period_to"), day_or(filters.end, "", "xlsx.up_to_now")])
-    school = None
-    if filters.school_id is not None:
-        school = (
-            str(filters.school_id)
-            if keys
-            else school_names.get(filters.school_id, str(filters.school_id))
-        )
-    cohort = None
-    if filters.cohort_id is not None:
-        cohort = (
-            str(filters.cohort_id)
-            if keys
-            else cohort_names.get(filters.cohort_id, str(filters.cohort_id))
-        )
+    def named(value: Any, names: dict[Any, str]) -> str | None:
+        """A chosen school or cohort: its id for scripts, else its name (its id if unknown)."""
+        if value is None:
+            return None
+        return str(value) if keys else names.get(value, str(value))
+
+    school = named(filters.school_id, {s.school_id: s.name for s in overview.schools})
+    cohort = named(filters.cohort_id, {c.cohort_id: c.name for c in overview.cohorts})
+    sheet.append([label("from", "xlsx.period_from"), day_or(filters.start, "xlsx.since_start")])
+    sheet.append([label("to", "xlsx.period_to"), day_or(filters.end, "xlsx.up_to_now")])
     for key, text_key, value in (
         ("district", "district", words.district(filters.district) if filters.district else None),
         ("school_id", "school", school),
@@ -106,7 +99,7 @@ def _summary(book: Workbook, words: Wording, overview: Overview, filters: Filter
     for cell in sheet[start]:
         cell.font = Font(bold=True)
     overall = overview.overall
-    for name in SCHOOL_MEASURES if targets.level == "school" else MEASURES:
+    for name in SCHOOL_COLUMNS if targets.level == "school" else MEASURE_COLUMNS:
         value = getattr(overall, name)
         target = targets.of(name)
         share = value / target if value is not None and target else None
@@ -151,10 +144,8 @@ def _about(book: Workbook, words: Wording) -> None:
     sheet.column_dimensions["B"].width = 100
 
 
-def indicators_xlsx(
-    overview: Overview, filters: Filters, t: Messages, columns: Columns = "labels"
-) -> bytes:
-    words = Wording(t, keys=columns == "keys")
+def indicators_xlsx(overview: Overview, filters: Filters, words: Wording) -> bytes:
+    t = words.t
     book = Workbook()
     _summary(book, words, overview, filters)
     _breakdown_sheet(
@@ -170,7 +161,7 @@ def indicators_xlsx(
         "by_school",
         ["school", "district", "school_id"],
         [([r.label, words.district(r.district), str(r.key)], r.totals) for r in overview.by_school],
-        SCHOOL_MEASURES,
+        SCHOOL_COLUMNS,
     )
     _breakdown_sheet(
         book,
