@@ -21,12 +21,14 @@ from yts_chassis.database import Database
 from yts_chassis.deadletter import DeadLetters
 from yts_chassis.inbox import Inbox
 from yts_chassis.outbox import Outbox
-from yts_chassis.settings import ServiceSettings
+from yts_chassis.settings import MAX_EVENT_BYTES, ServiceSettings
 from yts_chassis.tables import define_messaging_tables
 from yts_chassis.topology import DurableConsumer
 from yts_contracts.enrolment import SchoolRegistered
 from yts_contracts.envelope import ReceivedEvent, to_nats
 from yts_contracts.streams import ENROLMENT_STREAM
+
+from tests.support.services import eventually
 
 metadata = MetaData()
 messaging = define_messaging_tables(metadata)
@@ -64,6 +66,15 @@ async def applied_names(db: Database) -> list[str]:
             select(applied_table.c.school_name).order_by(applied_table.c.position)
         )
         return list(rows.scalars())
+
+
+async def until_applied(db: Database, names: list[str], timeout: float = 10.0) -> None:
+    """Wait until the schools applied are exactly ``names``, in this order."""
+
+    async def applied() -> bool:
+        return await applied_names(db) == names
+
+    await eventually(applied, timeout=timeout)
 
 
 async def count(db: Database, table: Table) -> int:
@@ -105,11 +116,11 @@ async def consumer_rig(
     retry: RetryPolicy | None = None,
     handler: Callable[[ConsumerRig], EventHandler] | None = None,
     ack_wait: float = 30,
-    max_event_bytes: int | None = None,
+    max_event_bytes: int = MAX_EVENT_BYTES,
 ) -> AsyncIterator[ConsumerRig]:
     """A durable consumer of our own on YTS_ENROLMENT (only new messages), bound by the
     chassis' subscriber, applying school.registered events into ``applied_events``; the
-    consumer's limits are the settings' (``max_event_bytes`` overrides the body limit)."""
+    consumer's limits are the settings' (``max_event_bytes`` is the body limit)."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     durable = DurableConsumer(
         "tests", name, ENROLMENT_STREAM, "yts.enrolment.school.registered.v1", "chassis test"
@@ -126,9 +137,11 @@ async def consumer_rig(
         ),
     )
     db = await fresh_database(database_url)
-    limits: dict[str, Any] = {} if max_event_bytes is None else {"max_event_bytes": max_event_bytes}
     settings = ServiceSettings(
-        service_name="tests", nats_url=nats_url, database_url=database_url, **limits
+        service_name="tests",
+        nats_url=nats_url,
+        database_url=database_url,
+        max_event_bytes=max_event_bytes,
     )
     broker = make_broker(settings)
 

@@ -56,6 +56,10 @@ async def test_every_error_an_operation_can_answer_is_documented_as_problem_json
             for status, response in operation["responses"].items():
                 if status.startswith("4"):
                     assert list(response["content"]) == ["application/problem+json"], status
+    # A 503 of the APIs is a problem too; /readyz's says which dependency is down.
+    assert list(register["503"]["content"]) == ["application/problem+json"]
+    readyz = document["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert list(readyz["content"]) == ["application/json"]
     problem = document["components"]["schemas"]["ProblemDetails"]
     assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
     assert "HTTPValidationError" not in document["components"]["schemas"]

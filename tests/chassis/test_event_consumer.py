@@ -13,16 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import nats
 import pytest
-from fastapi import FastAPI
 from nats.js.client import JetStreamContext
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from yts_chassis.consumer import EventHandler, RejectEvent, RetryPolicy
-from yts_chassis.health import health_router
 from yts_chassis.logs import configure_logging
 from yts_contracts.envelope import ReceivedEvent
 from yts_contracts.streams import DLQ_STREAM, ENROLMENT_STREAM
@@ -33,6 +30,7 @@ from tests.chassis.rig import (
     consumer_rig,
     record_school,
     school_event,
+    until_applied,
 )
 from tests.support.events import stream_messages
 from tests.support.services import eventually
@@ -65,10 +63,7 @@ async def test_poison_messages_go_to_the_dlq_with_a_reason_and_the_consumer_keep
         subject, headers, body = school_event("After the poison")
         await js.publish(subject, body, headers=headers)
 
-        async def both_applied() -> bool:
-            return await applied_names(rig.db) == ["Before the poison", "After the poison"]
-
-        await eventually(both_applied)
+        await until_applied(rig.db, ["Before the poison", "After the poison"])
 
         async def three_dead() -> list:
             dead = await dead_letters_of(js, rig.durable.durable)
@@ -97,10 +92,7 @@ async def test_a_body_nested_too_deeply_to_decode_is_dead_lettered_at_once_and_t
         subject, headers, body = school_event("After the nested body")
         await js.publish(subject, body, headers=headers)
 
-        async def applied() -> bool:
-            return await applied_names(rig.db) == ["After the nested body"]
-
-        await eventually(applied)
+        await until_applied(rig.db, ["After the nested body"])
         (letter,) = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
         reason = letter.headers["yts-dlq-reason"]
         assert "not JSON" in reason, reason
@@ -125,10 +117,7 @@ async def test_a_body_over_the_size_limit_is_dead_lettered_at_once(
         subject, headers, body = school_event("Small enough")
         await js.publish(subject, body, headers=headers)
 
-        async def applied() -> bool:
-            return await applied_names(rig.db) == ["Small enough"]
-
-        await eventually(applied)
+        await until_applied(rig.db, ["Small enough"])
         (letter,) = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
         reason = letter.headers["yts-dlq-reason"]
         assert f"body of {len(padded)} bytes is over the limit of 1024 bytes" in reason
@@ -149,10 +138,7 @@ async def test_a_redelivered_or_republished_event_changes_nothing(
         subject2, headers2, body2 = school_event("Next")
         await js.publish(subject2, body2, headers=headers2)
 
-        async def settled() -> bool:
-            return await applied_names(rig.db) == ["Once only", "Next"]
-
-        await eventually(settled)
+        await until_applied(rig.db, ["Once only", "Next"])
         info = await js.consumer_info("YTS_ENROLMENT", rig.durable.durable)
         assert info.num_ack_pending == 0
         assert info.delivered.consumer_seq == 3
@@ -193,10 +179,7 @@ async def test_a_transient_database_fault_is_retried_with_delay_and_never_dead_l
         subject, headers, body = school_event("Survives the outage")
         await js.publish(subject, body, headers=headers)
 
-        async def applied() -> bool:
-            return await applied_names(rig.db) == ["Survives the outage"]
-
-        await eventually(applied, timeout=15)
+        await until_applied(rig.db, ["Survives the outage"], timeout=15)
         assert len(rig.calls) == 6
         assert await dead_letters_of(js, rig.durable.durable) == []
     # Each redelivery waited at least the policy's delay (0.2 s, then 0.4 s, less jitter); a
@@ -227,19 +210,9 @@ def consumer_warnings() -> Iterator[list[dict[str, Any]]]:
         logger.removeHandler(handler)
 
 
-async def metric(name: str, **labels: str) -> float:
-    """A sample as ``/metrics`` serves it (0 when absent)."""
-    app = FastAPI()
-    app.include_router(health_router({}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://service"
-    ) as client:
-        text = (await client.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
+def metric(name: str, **labels: str) -> float:
+    """A sample of the registry ``/metrics`` serves (0 when absent)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_an_event_redelivered_past_the_attempt_limit_shows_in_metrics_and_warnings(
@@ -255,15 +228,11 @@ async def test_an_event_redelivered_past_the_attempt_limit_shows_in_metrics_and_
             subject, headers, body = school_event("Outlasts the attempts")
             await js.publish(subject, body, headers=headers)
 
-            async def applied() -> bool:
-                return await applied_names(rig.db) == ["Outlasts the attempts"]
-
-            await eventually(applied, timeout=15)
+            await until_applied(rig.db, ["Outlasts the attempts"], timeout=15)
             assert await dead_letters_of(js, rig.durable.durable) == []
             consumer = rig.durable.durable
     assert (
-        await metric("yts_events_redelivered_past_limit_total", service="tests", consumer=consumer)
-        == 3
+        metric("yts_events_redelivered_past_limit_total", service="tests", consumer=consumer) == 3
     )
     past = [w for w in warnings if w["event"] == "events redelivered past the attempt limit"]
     assert [(w["level"], w["consumer"], w["most_deliveries"]) for w in past] == [
@@ -311,10 +280,7 @@ async def test_an_event_the_handler_rejects_is_dead_lettered_at_once_and_the_bat
             subject, headers, body = school_event(name)
             await js.publish(subject, body, headers=headers)
 
-        async def settled() -> bool:
-            return await applied_names(rig.db) == ["First", "Third"]
-
-        await eventually(settled)
+        await until_applied(rig.db, ["First", "Third"])
         letters = await eventually(lambda: dead_letters_of(js, rig.durable.durable))
         assert letters[0].headers["yts-dlq-reason"] == "the school is not one of ours"
 
@@ -342,10 +308,7 @@ async def test_a_batch_slower_than_the_ack_wait_is_kept_in_progress_not_given_to
             await replica.fetch(1, timeout=2.5)
         await replica.unsubscribe()
 
-        async def applied() -> bool:
-            return await applied_names(rig.db) == ["Slow but once"]
-
-        await eventually(applied, timeout=15)
+        await until_applied(rig.db, ["Slow but once"], timeout=15)
         assert len(rig.calls) == 1
 
 
@@ -373,10 +336,7 @@ async def test_events_trickling_into_short_batches_are_applied_at_once_not_after
             await js.publish(subject, body, headers=headers)
             await asyncio.sleep(0.001 * (n % 13))
 
-        async def all_applied() -> bool:
-            return await applied_names(rig.db) == names
-
-        await eventually(all_applied, timeout=20)
+        await until_applied(rig.db, names, timeout=20)
         info = await js.consumer_info("YTS_ENROLMENT", rig.durable.durable)
         assert info.num_ack_pending == 0
         assert info.num_redelivered == 0

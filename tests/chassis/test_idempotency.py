@@ -77,6 +77,19 @@ class Rig:
     def clock_ahead(self, delta: timedelta) -> None:
         self.runtime.idempotency.clock = lambda: datetime.now(UTC) + delta
 
+    async def held_create(
+        self, name: str, headers: dict[str, str]
+    ) -> tuple[asyncio.Task[httpx.Response], asyncio.Event]:
+        """Start registering ``name``; returns once the route is running, with the request and
+        the gate that lets the route go on."""
+        gate = self.gates[name] = asyncio.Event()
+        entered = self.entered[name] = asyncio.Event()
+        request = asyncio.create_task(
+            self.admin.post("/v1/schools", json={"name": name}, headers=headers)
+        )
+        await asyncio.wait_for(entered.wait(), 10)
+        return request, gate
+
 
 def schools_router(rig: Callable[[], Rig]) -> APIRouter:
     router = APIRouter()
@@ -291,18 +304,13 @@ async def test_a_retry_while_the_first_request_is_in_progress_gets_409_with_retr
     rig: Rig,
 ) -> None:
     headers = key()
-    rig.gates["Lyceum 9"] = asyncio.Event()
-    rig.entered["Lyceum 9"] = asyncio.Event()
-    first = asyncio.create_task(
-        rig.admin.post("/v1/schools", json={"name": "Lyceum 9"}, headers=headers)
-    )
-    await asyncio.wait_for(rig.entered["Lyceum 9"].wait(), 10)
+    first, gate = await rig.held_create("Lyceum 9", headers)
 
     concurrent = await rig.admin.post("/v1/schools", json={"name": "Lyceum 9"}, headers=headers)
 
     assert_problem(concurrent, 409, "in_progress")
     assert concurrent.headers["retry-after"] == "1"
-    rig.gates["Lyceum 9"].set()
+    gate.set()
     assert (await first).status_code == 201
     later = await rig.admin.post("/v1/schools", json={"name": "Lyceum 9"}, headers=headers)
     assert later.headers[REPLAYED] == "true"
@@ -344,14 +352,9 @@ async def test_a_key_recorded_first_by_another_replica_rolls_this_create_back(
         chassis_app(url, tokens, share_database=True) as two,
     ):
         headers = key()
-        two.gates["Lyceum 10"] = asyncio.Event()
-        two.entered["Lyceum 10"] = asyncio.Event()
-        late = asyncio.create_task(
-            two.admin.post("/v1/schools", json={"name": "Lyceum 10"}, headers=headers)
-        )
-        await asyncio.wait_for(two.entered["Lyceum 10"].wait(), 10)
+        late, gate = await two.held_create("Lyceum 10", headers)
         first = await one.admin.post("/v1/schools", json={"name": "Lyceum 10"}, headers=headers)
-        two.gates["Lyceum 10"].set()
+        gate.set()
 
         assert first.status_code == 201, first.text
         assert_problem(await late, 409, "in_progress")

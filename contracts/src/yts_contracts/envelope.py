@@ -174,14 +174,12 @@ def from_nats(
     subject: str,
     headers: Mapping[str, str] | None,
     body: bytes,
-    catalog: Catalog | None = None,
+    catalog: Catalog = CATALOG,
 ) -> ReceivedEvent:
     """Decode and validate one NATS message against the catalogue.
 
     Raises ContractViolation for anything that can never be processed: the caller dead-letters it.
     """
-    if catalog is None:
-        catalog = CATALOG
     attributes = read_attributes(headers)
     if attributes.type != subject:
         raise ContractViolation(f"ce-type {attributes.type!r} does not match subject {subject!r}")

@@ -32,7 +32,7 @@ Timestamp = Annotated[
 ]
 """A moment: RFC 3339 date-time with a time zone (Z or an offset)."""
 
-_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY_TEXT = re.compile(DAY_PATTERN, re.ASCII)  # ASCII digits only, as in JSON Schema
 
 
 def day_text(value: object) -> object:

@@ -66,6 +66,22 @@ async def _keep_raw(message: StreamMessage[Any]) -> Any:
     return None
 
 
+def _on_each_pull_subscription(subscriber: Any, mark: str, change: Callable[[Any], None]) -> None:
+    """Apply ``change`` to the subscriber's pull subscription as soon as it exists, once per
+    subscription (FastStream makes a new one each time the subscriber starts)."""
+    create = subscriber._create_subscription
+
+    async def create_subscription() -> None:
+        await create()
+        pull = subscriber.subscription
+        if pull is None or getattr(pull, mark, False):
+            return
+        change(pull)
+        setattr(pull, mark, True)
+
+    subscriber._create_subscription = create_subscription
+
+
 def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
     """Make a fetch whose deadline passed end the fetch, never the pull loop.
 
@@ -76,13 +92,8 @@ def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
     stalled for seconds at random. The subscription's ``fetch`` is wrapped as soon as it
     exists, so both kinds of timeout mean "no more messages now".
     """
-    create = subscriber._create_subscription
 
-    async def create_subscription() -> None:
-        await create()
-        pull = subscriber.subscription
-        if pull is None or getattr(pull, "_yts_timeouts_wrapped", False):
-            return
+    def wrap(pull: Any) -> None:
         fetch = pull.fetch
 
         async def fetch_until_deadline(*args: Any, **kwargs: Any) -> list[Msg]:
@@ -94,9 +105,8 @@ def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
                 raise NatsTimeoutError from timeout
 
         pull.fetch = fetch_until_deadline
-        pull._yts_timeouts_wrapped = True
 
-    subscriber._create_subscription = create_subscription
+    _on_each_pull_subscription(subscriber, "_yts_timeouts_wrapped", wrap)
 
 
 class _Taken:
@@ -131,13 +141,8 @@ def _what_stop_leaves_goes_back_at_once(subscriber: Any, taken: _Taken, durable:
     arrives (whatever holds it afterwards), and forgotten when the handler gets it; the
     subscription ends at the server before it ends here, so nothing is in flight unnoted.
     """
-    create = subscriber._create_subscription
 
-    async def create_subscription() -> None:
-        await create()
-        pull = subscriber.subscription
-        if pull is None or getattr(pull, "_yts_deliveries_noted", False):
-            return
+    def note_deliveries(pull: Any) -> None:
         queue = pull._sub._pending_queue
         put = queue.put_nowait
 
@@ -161,7 +166,8 @@ def _what_stop_leaves_goes_back_at_once(subscriber: Any, taken: _Taken, durable:
             await unsubscribe()
 
         pull.unsubscribe = unsubscribe_once_the_server_stopped_sending
-        pull._yts_deliveries_noted = True
+
+    _on_each_pull_subscription(subscriber, "_yts_deliveries_noted", note_deliveries)
 
     stop = subscriber.stop
 
@@ -182,7 +188,6 @@ def _what_stop_leaves_goes_back_at_once(subscriber: Any, taken: _Taken, durable:
             failed=sum(1 for r in results if isinstance(r, BaseException)),
         )
 
-    subscriber._create_subscription = create_subscription
     subscriber.stop = stop_and_hand_back
 
 

@@ -129,22 +129,22 @@ class ProblemDetails(BaseModel):
     )
 
 
-def _problem(description: str) -> dict[str, Any]:
-    schema = {"$ref": "#/components/schemas/ProblemDetails"}
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
 
 
-# What any route of the APIs may answer besides its success, all as problem+json; included with
-# every service router so that the OpenAPI documents list every status a client can get.
+# What any route of the APIs may answer besides its success; included with every service router
+# so that the OpenAPI documents list every status a client can get (``document_problems`` gives
+# each its problem+json content).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("The request cannot be read"),
-    401: _problem("No bearer token, or one that is not known"),
-    403: _problem("The token's role or school may not do this"),
-    404: _problem("Nothing with this id, or nothing here"),
-    409: _problem("In conflict with what is recorded (e.g. a name already taken)"),
-    413: _problem("The request body is over the size limit"),
-    422: _problem("Invalid input: each field named with the rule it broke"),
-    503: _problem("The database is briefly away: nothing was changed; send it again"),
+    400: {"description": "The request cannot be read"},
+    401: {"description": "No bearer token, or one that is not known"},
+    403: {"description": "The token's role or school may not do this"},
+    404: {"description": "Nothing with this id, or nothing here"},
+    409: {"description": "In conflict with what is recorded (e.g. a name already taken)"},
+    413: {"description": "The request body is over the size limit"},
+    422: {"description": "Invalid input: each field named with the rule it broke"},
+    503: {"description": "The database is briefly away: nothing was changed; send it again"},
 }
 
 
@@ -172,7 +172,7 @@ def document_problems(app: FastAPI) -> None:
                     if str(status).startswith("4") or (
                         str(status) == "503" and "content" not in response
                     ):
-                        response["content"] = _problem("")["content"]
+                        response["content"] = _problem_content()
         app.openapi_schema = document
         return document
 

@@ -47,6 +47,7 @@ MAX_KEY_LENGTH = 255
 # 1 to 255 printable ASCII characters; HTTP strips spaces around a value, so none at the ends.
 KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
 _KEY = re.compile(KEY_PATTERN)
+_KEY_HEADER_NAME = KEY_HEADER.lower().encode()  # as ASGI spells it
 # The response headers a replay repeats; the others (date, content-length) are the server's.
 KEPT_HEADERS = frozenset({"content-type", "content-language", "location", "content-location"})
 # A recorded key without its response is "in progress" this long after its commit (the
@@ -137,6 +138,18 @@ def _in_progress() -> Problem:
     )
 
 
+def _carried_out(title: str, rest: str, *, kind: str, message: str) -> Problem:
+    """A key whose request was carried out and whose response cannot be replayed: a 409, and
+    the request is not carried out again."""
+    return Problem(
+        409,
+        title,
+        f"The request sent with this {KEY_HEADER} was carried out{rest}",
+        kind=kind,
+        errors=[FieldError(KEY_FIELD, "response_kept", message)],
+    )
+
+
 def _as_utc(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; they were written in UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -219,14 +232,12 @@ class IdempotencyKeys:
         if row is None:
             return
         if row.fingerprint == ERASED:
-            raise Problem(
-                409,
+            raise _carried_out(
                 "Response erased",
-                f"The request sent with this {KEY_HEADER} was carried out; its response held "
-                "personal data that has since been erased, so it is neither replayed nor "
-                "carried out again. Send a new key with a new request.",
+                "; its response held personal data that has since been erased, so it is "
+                "neither replayed nor carried out again. Send a new key with a new request.",
                 kind="idempotency-response-erased",
-                errors=[FieldError(KEY_FIELD, "response_kept", "carried out, response erased")],
+                message="carried out, response erased",
             )
         if row.fingerprint != claim.fingerprint:
             other = "another body" if row.path == claim.path else f"{row.method} {row.path}"
@@ -241,14 +252,13 @@ class IdempotencyKeys:
         if row.status is None:
             if self.clock() - _as_utc(row.recorded_at) < timedelta(seconds=IN_PROGRESS_SECONDS):
                 raise _in_progress()
-            raise Problem(
-                409,
+            raise _carried_out(
                 "Response not kept",
-                f"The request sent with this {KEY_HEADER} was carried out, but the service "
-                "stopped before it kept the response, so it is not carried out again: find "
-                "what it created with a GET, and send a new key with a new request.",
+                ", but the service stopped before it kept the response, so it is not carried "
+                "out again: find what it created with a GET, and send a new key with a new "
+                "request.",
                 kind="idempotency-response-lost",
-                errors=[FieldError(KEY_FIELD, "response_kept", "carried out, response lost")],
+                message="carried out, response lost",
             )
         headers = dict(json.loads(row.headers or "[]"))
         headers[REPLAYED_HEADER] = "true"
@@ -384,7 +394,7 @@ class IdempotentResponses:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not any(
-            name.lower() == b"idempotency-key" for name, _ in scope["headers"]
+            name.lower() == _KEY_HEADER_NAME for name, _ in scope["headers"]
         ):
             await self.app(scope, receive, send)
             return
