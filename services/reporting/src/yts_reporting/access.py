@@ -15,11 +15,11 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from yts_chassis.auth import Principal, Role, TokenRegistry, ensure_school_access, require_roles
+from yts_chassis.days import ProgrammeDay
 from yts_chassis.errors import Problem
-from yts_contracts.vocabulary import Day, District, Gender
+from yts_contracts.vocabulary import District, Gender
 
 from yts_reporting.filters import Filters, PeriodReversed
 
@@ -65,24 +65,8 @@ def browser_principal(request: Request) -> Principal | None:
     return identify(request, cookie) if cookie else None
 
 
-# A period's ends, as enrolment bounds every date it takes: a year outside these is a slip
-# (0205 for 2025) or a number read as a date (to=0), never a period anyone reports on.
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2100, 12, 31)
-
-
-def _within_reporting_years(day: date) -> date:
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise PydanticCustomError(
-            "date_in_range",
-            "must be between {earliest} and {latest}",
-            {"earliest": str(EARLIEST_DAY), "latest": str(LATEST_DAY)},
-        )
-    return day
-
-
-PeriodEnd = Annotated[Day, AfterValidator(_within_reporting_years)]
-"""A first or last day of the period: exactly YYYY-MM-DD, years 2000 to 2100."""
+# A first or last day of the period: exactly YYYY-MM-DD, in the programme's years.
+PeriodEnd = ProgrammeDay
 
 
 async def _requested(
