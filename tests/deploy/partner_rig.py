@@ -105,6 +105,19 @@ class ConsumerRun:
             assert time.monotonic() < deadline, f"no {text!r} on stderr:\n{self.stderr}"
             time.sleep(0.1)
 
+    def exit_code_within(self, timeout: float) -> int | None:
+        """Its exit code if it ends by itself within ``timeout`` seconds; None if still running."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def assert_stops_cleanly(self) -> None:
+        """Ctrl-C: it ends with exit code 0 and no traceback."""
+        exit_code = self.interrupt()
+        assert exit_code == 0, self.stderr
+        assert "Traceback" not in self.stderr
+
     def interrupt(self, timeout: float = 15.0) -> int:
         """Ctrl-C; its exit code (killed, and -9, if it does not stop in time)."""
         if self.process.poll() is None:

@@ -10,13 +10,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import httpx
 import pytest
@@ -34,6 +30,8 @@ from tests.support.deploy_processes import (
     read_lines,
 )
 from tests.support.enrolment_api import trainer
+from tests.support.notifications_partner import Partner, Receipt
+from tests.support.services import eventually, eventually_sync
 
 READY = "Ctrl-C stops everything."
 
@@ -164,10 +162,7 @@ def test_the_demos_mail_is_caught_readable_and_none_is_left_pending(demo_system:
         ]
         return values[0] if values else 0.0
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and gauge("pending") + gauge("sending") > 0:
-        time.sleep(0.5)
-    assert gauge("pending") + gauge("sending") == 0
+    eventually_sync(lambda: gauge("pending") + gauge("sending") == 0, timeout=60, interval=0.5)
     assert gauge("failed") == 0
     listing = httpx.get(f"{catcher}/api/mails", timeout=10).json()
     assert listing["total"] > 0
@@ -177,60 +172,41 @@ def test_the_demos_mail_is_caught_readable_and_none_is_left_pending(demo_system:
     assert (demo_system.state_dir / "mail" / f"{first['id']}.eml").exists()
 
 
-class Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers.items()), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def test_a_partner_receives_a_verified_webhook_on_a_loopback_receiver(
+async def test_a_partner_receives_a_verified_webhook_on_a_loopback_receiver(
     demo_system: Running,
 ) -> None:
     """As docs/partners.md says: subscribe (programme staff), then verify each POST with the
     secret and the Standard Webhooks library; `yts up` accepts a receiver on 127.0.0.1."""
-    from standardwebhooks import Webhook
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    partner = await Partner("dialogue-of-cultures").start()
     auth = {"Authorization": f"Bearer {demo_system.token}"}
     try:
-        subscribed = httpx.post(
-            f"{demo_system.url_of('notifications')}/v1/webhook-subscriptions",
-            headers=auth,
-            json={
-                "partner": "Dialogue of Cultures",
-                "url": f"http://127.0.0.1:{server.server_address[1]}/hooks",
-                "event_types": ["yts.enrolment.trainer.enrolled.v1"],
-            },
-            timeout=10,
-        )
-        assert subscribed.status_code == 201, subscribed.text
-        enrolment = demo_system.url_of("enrolment")
-        school = httpx.get(f"{enrolment}/v1/schools", headers=auth, timeout=10).json()["items"][0]
-        cohort = httpx.get(f"{enrolment}/v1/cohorts", headers=auth, timeout=10).json()[-1]
-        enrolled = httpx.post(
-            f"{enrolment}/v1/trainers",
-            headers=auth,
-            json=trainer(school["id"], cohort["id"], first_name="Webhook", last_name="Test"),
-            timeout=10,
-        )
+        async with httpx.AsyncClient(headers=auth, timeout=10) as client:
+            subscribed = await client.post(
+                f"{demo_system.url_of('notifications')}/v1/webhook-subscriptions",
+                json={
+                    "partner": "Dialogue of Cultures",
+                    "url": partner.url,
+                    "event_types": ["yts.enrolment.trainer.enrolled.v1"],
+                },
+            )
+            assert subscribed.status_code == 201, subscribed.text
+            enrolment = demo_system.url_of("enrolment")
+            school = (await client.get(f"{enrolment}/v1/schools")).json()["items"][0]
+            cohort = (await client.get(f"{enrolment}/v1/cohorts")).json()[-1]
+            enrolled = await client.post(
+                f"{enrolment}/v1/trainers",
+                json=trainer(school["id"], cohort["id"], first_name="Webhook", last_name="Test"),
+            )
         assert enrolled.status_code == 201, enrolled.text
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not Receiver.received:
-            time.sleep(0.2)
+        trainer_id = enrolled.json()["id"]
+
+        async def arrived() -> list[Receipt]:
+            return partner.about(trainer_id)
+
+        received = await eventually(arrived, timeout=30, interval=0.2)
     finally:
-        server.shutdown()
-        server.server_close()
-    assert Receiver.received, "no webhook arrived"
-    headers, body = Receiver.received[0]
-    verified = Webhook(subscribed.json()["secret"]).verify(body, headers)
+        await partner.stop()
+    verified = received[0].verified(subscribed.json()["secret"])
     assert verified["type"] == "yts.enrolment.trainer.enrolled.v1"
-    assert verified["data"]["trainer_id"] == enrolled.json()["id"]
-    assert "Webhook" not in body.decode()  # names stay in enrolment
+    assert verified["data"]["trainer_id"] == trainer_id
+    assert "Webhook" not in received[0].body.decode()  # names stay in enrolment

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from yts_deploy.partners.kit import INSTALL, RUN
 
-from tests.deploy.partner_rig import PartnerRig, partner_rig, running_consumer
+from tests.deploy.partner_rig import ConsumerRun, PartnerRig, partner_rig, running_consumer
 from tests.support.deploy_nats import publish_as_owner, wait_until_connectable
 from tests.support.deploy_processes import EXAMPLE_CONSUMER, REPO, printed_environment
 
@@ -59,6 +59,14 @@ def the_wheel(kit: Path) -> Path:
     wheels = list(kit.glob("yts_contracts-*-py3-none-any.whl"))
     assert len(wheels) == 1, sorted(p.name for p in kit.iterdir())
     return wheels[0]
+
+
+def assert_reads_the_published_events_then_stops(consumer: ConsumerRun, published: int) -> None:
+    """The kit's consumer prints every session event published, then stops cleanly on Ctrl-C."""
+    lines = consumer.events(wanted=published)
+    consumer.assert_stops_cleanly()
+    assert len(lines) == published, consumer.stderr
+    assert {line.split()[1] for line in lines} == set(SESSION_TYPES)
 
 
 def test_adding_a_partner_writes_its_kit(rig: PartnerRig) -> None:
@@ -132,13 +140,7 @@ def test_the_kits_consumer_reads_the_events_with_the_kits_partner_env(
         command=["bash", "-c", run, sys.executable],
         cwd=kit,
     ) as consumer:
-        lines = consumer.events(wanted=published)
-        exit_code = consumer.interrupt()
-
-    assert len(lines) == published, consumer.stderr
-    assert {line.split()[1] for line in lines} == set(SESSION_TYPES)
-    assert exit_code == 0, consumer.stderr
-    assert "Traceback" not in consumer.stderr
+        assert_reads_the_published_events_then_stops(consumer, published)
 
 
 def local_package_indexes(pip: Path) -> dict[str, str]:
@@ -175,13 +177,7 @@ def test_a_fresh_venv_installs_the_kit_and_reads_events_as_its_readme_says(
     with running_consumer(
         tmp_path, {"PATH": path}, command=["bash", "-c", RUN], cwd=kit
     ) as consumer:
-        lines = consumer.events(wanted=published)
-        exit_code = consumer.interrupt()
-
-    assert len(lines) == published, consumer.stderr
-    assert {line.split()[1] for line in lines} == set(SESSION_TYPES)
-    assert exit_code == 0, consumer.stderr
-    assert "Traceback" not in consumer.stderr
+        assert_reads_the_published_events_then_stops(consumer, published)
 
 
 def test_a_rewritten_kit_keeps_only_a_password_that_still_works(rig: PartnerRig) -> None:

@@ -11,26 +11,17 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
-from yts_deploy.natsserver import free_port
-from yts_deploy.runner import SERVICES, LocalSystem, wait_ready
+from yts_deploy.runner import LocalSystem, wait_ready
 
 from tests.support.enrolment_api import COHORT, SCHOOL, trainer
 from tests.support.events import stream_messages
+from tests.support.local_system import running_local_system
 
 
 @pytest.fixture
 def local_system(tmp_path: Path) -> Iterator[LocalSystem]:
-    system = LocalSystem(
-        state_dir=tmp_path / "state",
-        nats_port=free_port(),
-        http_ports={name: free_port() for name in SERVICES},
-        say=lambda line: None,
-    )
-    try:
-        system.start()
+    with running_local_system(tmp_path / "state") as system:
         yield system
-    finally:
-        system.stop()
 
 
 def restart(system: LocalSystem, name: str) -> None:

@@ -12,26 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-from yts_deploy.natsserver import free_port
-from yts_deploy.runner import SERVICES, LocalSystem
+from yts_deploy.runner import LocalSystem
 
 from tests.support.enrolment_api import COHORT, SCHOOL, trainer
+from tests.support.local_system import running_local_system
 
 
 @pytest.fixture(scope="module")
 def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    state: Path = tmp_path_factory.mktemp("yts-up")
-    system = LocalSystem(
-        state_dir=state,
-        nats_port=free_port(),
-        http_ports={name: free_port() for name in SERVICES},
-        say=lambda line: None,
-    )
-    try:
-        system.start()
+    with running_local_system(tmp_path_factory.mktemp("yts-up")) as system:
         yield system
-    finally:
-        system.stop()
 
 
 def test_every_service_is_ready_and_documents_its_api(local_system: LocalSystem) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from yts_deploy.natsserver import free_port
-from yts_deploy.runner import SERVICES, LocalSystem
+from yts_deploy.runner import LocalSystem
+
+from tests.support.local_system import running_local_system
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -31,17 +32,8 @@ def walkthrough() -> str:
 
 @pytest.fixture
 def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    system = LocalSystem(
-        state_dir=tmp_path_factory.mktemp("yts-up"),
-        nats_port=free_port(),
-        http_ports={name: free_port() for name in SERVICES},
-        say=lambda line: None,
-    )
-    try:
-        system.start()
+    with running_local_system(tmp_path_factory.mktemp("yts-up")) as system:
         yield system
-    finally:
-        system.stop()
 
 
 def run_as_written(system: LocalSystem) -> list[str]:

@@ -24,7 +24,13 @@ from yts_deploy.natsconfig import (
     inbox_prefix,
 )
 from yts_deploy.partners_cli import AdminPassword, AdminUser, partners_app
-from yts_deploy.runner import DEFAULT_PORTS, SERVICES, LocalSystem, provision_at
+from yts_deploy.runner import (
+    DEFAULT_PORTS,
+    SERVICES,
+    LocalSystem,
+    kept_admin_token,
+    provision_at,
+)
 
 app = typer.Typer(
     help="Young Trainers' School platform: run, provision, administer.", no_args_is_help=True
@@ -173,11 +179,9 @@ def demo_command(
 ) -> None:
     """Fill an empty running system (compose, or `yts up` in another terminal) with the demo
     programme through its HTTP API."""
+    token = token or kept_admin_token(state_dir)
     if token is None:
-        path = state_dir / "admin.token"
-        if not path.exists():
-            raise typer.BadParameter("give --token (or YTS_ADMIN_TOKEN): the admin token")
-        token = path.read_text(encoding="utf-8").strip()
+        raise typer.BadParameter("give --token (or YTS_ADMIN_TOKEN): the admin token")
     urls = {
         "enrolment": enrolment_url.rstrip("/"),
         "sessions": sessions_url.rstrip("/"),
@@ -234,9 +238,10 @@ def create_token(
     ] = True,
 ) -> None:
     """Make a token; it is printed once and only its hash is stored."""
+    kept = kept_admin_token(state_dir)
     if tokens_file is None:
         # A token written where no running system reads it would be refused with a 401 later.
-        if not (state_dir / "admin.token").exists():
+        if kept is None:
             raise typer.BadParameter(
                 f"no system was started with the state folder {state_dir} (no admin.token "
                 "there): give the --state-dir of your `yts up`, or --tokens-file",
@@ -244,23 +249,18 @@ def create_token(
             )
         tokens_file = state_dir / "tokens.json"
     if school is not None and check_school:
-        token = admin_token or _local_admin_token(state_dir)
+        token = admin_token or kept
+        if token is None:
+            raise typer.BadParameter(
+                "give --admin-token (or YTS_ADMIN_TOKEN) to check the school, or --no-check-school",
+                param_hint="--admin-token",
+            )
         _check_school_exists(enrolment_url.rstrip("/"), token, school)
     try:
         made = TokenFile(tokens_file).create(role, label, school)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     typer.echo(made)
-
-
-def _local_admin_token(state_dir: Path) -> str:
-    path = state_dir / "admin.token"
-    if not path.exists():
-        raise typer.BadParameter(
-            "give --admin-token (or YTS_ADMIN_TOKEN) to check the school, or --no-check-school",
-            param_hint="--admin-token",
-        )
-    return path.read_text(encoding="utf-8").strip()
 
 
 def _check_school_exists(enrolment_url: str, token: str, school: uuid.UUID) -> None:

@@ -29,7 +29,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 # A kept mail's file name: when it arrived (sorts in order) and a random part.
@@ -139,12 +139,14 @@ def create_app() -> Starlette:
         html = templates.get_template(template).render(smtp_port=smtp_port, **context)
         return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_POLICY})
 
-    def summaries() -> list[Summary]:
-        return [Summary.of(name, folder.read(name)) for name in folder.names()[:PAGE_SIZE]]
+    def summaries() -> tuple[int, list[Summary]]:
+        """How many mails are kept, and the newest ``PAGE_SIZE`` of them."""
+        names = folder.names()
+        return len(names), [Summary.of(name, folder.read(name)) for name in names[:PAGE_SIZE]]
 
     async def index(request: Request) -> Response:
-        mails = await asyncio.to_thread(summaries)
-        return page("mails.html.j2", mails=mails, total=len(folder.names()))
+        total, mails = await asyncio.to_thread(summaries)
+        return page("mails.html.j2", mails=mails, total=total)
 
     async def mail(request: Request) -> Response:
         name = request.path_params["name"]
@@ -164,12 +166,11 @@ def create_app() -> Starlette:
         return HTMLResponse(html, headers={"Content-Security-Policy": MAIL_POLICY})
 
     async def raw(request: Request) -> Response:
-        path = folder.file(request.path_params["name"])
-        return Response(path.read_bytes(), media_type="message/rfc822")
+        return FileResponse(folder.file(request.path_params["name"]), media_type="message/rfc822")
 
     async def listing(request: Request) -> Response:
-        mails = await asyncio.to_thread(summaries)
-        return JSONResponse({"total": len(folder.names()), "items": [m.as_json() for m in mails]})
+        total, mails = await asyncio.to_thread(summaries)
+        return JSONResponse({"total": total, "items": [m.as_json() for m in mails]})
 
     async def ready(request: Request) -> Response:
         return JSONResponse({"status": "ready", "smtp_port": smtp_port})

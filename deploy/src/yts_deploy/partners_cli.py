@@ -27,6 +27,7 @@ from yts_deploy.partners import (
     PartnerError,
     PartnerRegistry,
     add_partner,
+    known_partner,
     reload_server,
     remove_partner,
     replay_partner,
@@ -209,12 +210,9 @@ def kit_of(
     target: Target, name: str, password: str | None, state_dir: Path, folder: Path | None
 ) -> Kit:
     """Write the kit of the registered partner ``name`` (KitError if it cannot be)."""
-    partners = target.registry.load()
-    if name not in partners:
-        known = ", ".join(sorted(partners)) or "none"
-        raise PartnerError(f"no partner named {name!r} in {target.config_dir} (known: {known})")
+    partner = known_partner(target.registry.load(), name)
     folder = folder or default_folder(state_dir, name)
-    return write_kit(folder, partners[name], target.public_url, password)
+    return write_kit(folder, partner, target.public_url, password)
 
 
 def kit_after_credentials(
@@ -233,7 +231,22 @@ def kit_after_credentials(
         return None
 
 
-def _fail(error: PartnerError) -> typer.Exit:
+def hand_over(
+    target: Target,
+    credentials: Credentials,
+    *,
+    state_dir: Path,
+    as_json: bool,
+    kit: Path | None,
+    no_kit: bool,
+) -> None:
+    """After a new password: reload the server, write the kit, print the credentials."""
+    target.reload()
+    written = None if no_kit else kit_after_credentials(target, credentials, state_dir, kit)
+    print_credentials(credentials, as_json, written)
+
+
+def _fail(error: PartnerError | KitError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(2)
 
@@ -273,9 +286,7 @@ def add(
         )
     except PartnerError as error:
         raise _fail(error) from error
-    target.reload()
-    written = None if no_kit else kit_after_credentials(target, credentials, state_dir, kit)
-    print_credentials(credentials, as_json, written)
+    hand_over(target, credentials, state_dir=state_dir, as_json=as_json, kit=kit, no_kit=no_kit)
 
 
 @partners_app.command("rotate")
@@ -299,9 +310,7 @@ def rotate(
         credentials = rotate_password(target.registry, name, url=target.public_url)
     except PartnerError as error:
         raise _fail(error) from error
-    target.reload()
-    written = None if no_kit else kit_after_credentials(target, credentials, state_dir, kit)
-    print_credentials(credentials, as_json, written)
+    hand_over(target, credentials, state_dir=state_dir, as_json=as_json, kit=kit, no_kit=no_kit)
 
 
 @partners_app.command("kit")
@@ -320,8 +329,7 @@ def kit_command(
     try:
         written = kit_of(target, name, None, state_dir, kit)
     except (PartnerError, KitError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+        raise _fail(error) from error
     print_kit(written)
 
 

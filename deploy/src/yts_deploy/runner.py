@@ -43,6 +43,7 @@ NATS_MONITOR_PORT = 8222
 # admin token and NATS passwords: only the operator's own user may read any of it. Services
 # start with this umask, so the databases and their -wal/-shm files are made 0600.
 PRIVATE_UMASK = 0o077
+ADMIN_TOKEN_FILE = "admin.token"
 
 
 def make_private(state_dir: Path) -> None:
@@ -144,15 +145,22 @@ def service_env(
     return env
 
 
+def kept_admin_token(state_dir: Path) -> str | None:
+    """The admin token of the system started with ``state_dir``; None if none was."""
+    path = state_dir / ADMIN_TOKEN_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
 def admin_token(state_dir: Path) -> str:
     """The local admin token: made once per state folder and kept there (mode 0600)."""
     from yts_chassis.auth import generate_token
 
-    path = state_dir / "admin.token"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+    kept = kept_admin_token(state_dir)
+    if kept is not None:
+        return kept
     state_dir.mkdir(parents=True, exist_ok=True)
     token = generate_token()
+    path = state_dir / ADMIN_TOKEN_FILE
     path.write_text(token + "\n", encoding="utf-8")
     path.chmod(0o600)
     return token
@@ -247,7 +255,8 @@ class LocalSystem:
             pid_file=self.nats.pid_file,
             passwords=self.nats_passwords,
         ).save(self.nats_dir)
-        make_private(self.state_dir)  # the configuration copied above, written with our umask
+        # The configuration, server config and log just written there with this process's umask.
+        make_private(self.nats_dir)
         report = asyncio.run(
             provision_at(self.nats.url, user=PROVISIONER, password=self.nats_passwords[PROVISIONER])
         )

@@ -16,9 +16,9 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_result,
     stop_after_delay,
-    wait_exponential,
     wait_fixed,
 )
+from yts_chassis.retrying import Backoff
 
 from yts_deploy.demo.plan import SCALES, DemoScale, Plan, SessionPlan, TrainerPlan, build_plan
 
@@ -74,7 +74,7 @@ class DemoLoader:
         # A service away or busy, or an event on its way: again after 0.1 s doubling to 2 s,
         # for ``patience`` seconds.
         retrying = AsyncRetrying(
-            wait=wait_exponential(multiplier=0.1, max=2.0),
+            wait=Backoff(first=0.1, longest=2.0),
             retry=retry_if_exception_type(httpx.TransportError)
             | retry_if_result(lambda response: self._retryable(response)),
             stop=stop_after_delay(self.patience),

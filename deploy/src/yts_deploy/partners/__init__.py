@@ -24,6 +24,7 @@ from yts_deploy.partners.consumers import (
 )
 from yts_deploy.partners.operations import (
     add_partner,
+    known_partner,
     reload_server,
     remove_partner,
     replay_partner,
@@ -44,6 +45,7 @@ __all__ = [
     "delete_consumers",
     "durable_name",
     "hash_password",
+    "known_partner",
     "new_partner",
     "plan_consumers",
     "prepare_config_dir",

@@ -10,10 +10,7 @@ from typing import Any
 
 import bcrypt
 
-from yts_deploy.natsconfig import (
-    generate_password,
-    inbox_prefix,
-)
+from yts_deploy.natsconfig import generate_password, inbox_prefix
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
@@ -89,6 +86,17 @@ class Credentials:
     inbox_prefix: str
     consumers: list[PartnerConsumer] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, partner: Partner, password: str, url: str) -> Credentials:
+        return cls(
+            name=partner.name,
+            url=url,
+            user=partner.user,
+            password=password,
+            inbox_prefix=partner.inbox_prefix,
+            consumers=list(partner.consumers),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -148,14 +156,3 @@ def new_partner(
         start=start_of(since),
     )
     return partner, password
-
-
-def credentials_for(partner: Partner, password: str, url: str) -> Credentials:
-    return Credentials(
-        name=partner.name,
-        url=url,
-        user=partner.user,
-        password=password,
-        inbox_prefix=partner.inbox_prefix,
-        consumers=list(partner.consumers),
-    )

@@ -24,6 +24,7 @@ import bcrypt
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from yts_deploy.partners.accounts import Partner
+from yts_deploy.partners.registry import write_atomically
 
 ENV_FILE = "partner.env"
 CONSUMER = "partner_consumer.py"
@@ -137,14 +138,6 @@ def password_in(env_file: Path, partner: Partner) -> str | None:
     return None
 
 
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    # Created with its final mode: the password is never readable by others, even briefly.
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        stream.write(text)
-
-
 def readme_text(partner: Partner, url: str, wheel: Path, with_password: bool) -> str:
     templates = Environment(
         loader=PackageLoader("yts_deploy", "templates"),
@@ -173,7 +166,7 @@ def write_kit(folder: Path, partner: Partner, url: str, password: str | None) ->
     if password is None:
         password = password_in(folder / ENV_FILE, partner)
     wheel = build_contracts_wheel(root, folder)
-    _write(folder / ENV_FILE, env_text(partner, url, password), 0o600)
+    write_atomically(folder / ENV_FILE, env_text(partner, url, password), 0o600)
     shutil.copy2(contracts / "examples" / CONSUMER, folder / CONSUMER)
     shutil.copy2(contracts / "asyncapi.yaml", folder / "asyncapi.yaml")
     shutil.rmtree(folder / "schemas", ignore_errors=True)
@@ -184,5 +177,5 @@ def write_kit(folder: Path, partner: Partner, url: str, password: str | None) ->
     guide = root / "docs" / "partners.md"
     if guide.is_file():
         shutil.copy2(guide, folder / GUIDE)
-    _write(folder / README, readme_text(partner, url, wheel, password is not None))
+    write_atomically(folder / README, readme_text(partner, url, wheel, password is not None))
     return Kit(folder=folder, wheel=wheel, with_password=password is not None)

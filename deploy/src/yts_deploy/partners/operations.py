@@ -4,20 +4,18 @@ registry and the server's consumers in step; the caller reloads the server."""
 from __future__ import annotations
 
 import os
+import signal
 from datetime import datetime
 from pathlib import Path
 
 from nats.js.client import JetStreamContext
 
-from yts_deploy.natsconfig import (
-    generate_password,
-)
+from yts_deploy.natsconfig import generate_password
 from yts_deploy.partners.accounts import (
     Credentials,
     Partner,
     PartnerError,
     check_name,
-    credentials_for,
     hash_password,
     new_partner,
     start_of,
@@ -26,7 +24,8 @@ from yts_deploy.partners.consumers import create_consumers, delete_consumers, pl
 from yts_deploy.partners.registry import PartnerRegistry
 
 
-def _known(partners: dict[str, Partner], name: str) -> Partner:
+def known_partner(partners: dict[str, Partner], name: str) -> Partner:
+    """The partner ``name`` of ``partners``, or an error naming those there are."""
     if name not in partners:
         known = ", ".join(sorted(partners)) or "none"
         raise PartnerError(f"no partner named {name!r} (known: {known})")
@@ -59,17 +58,17 @@ async def add_partner(
     except BaseException:
         await delete_consumers(js, consumers)  # leave nothing half-made
         raise
-    return credentials_for(partner, password, url)
+    return Credentials.of(partner, password, url)
 
 
 def rotate_password(registry: PartnerRegistry, name: str, *, url: str) -> Credentials:
     """A new password; the old one stops working when the server reloads."""
     partners = registry.load()
-    partner = _known(partners, name)
+    partner = known_partner(partners, name)
     password = generate_password()
     partner.password_hash = hash_password(password)
     registry.save(partners)
-    return credentials_for(partner, password, url)
+    return Credentials.of(partner, password, url)
 
 
 async def replay_partner(
@@ -77,7 +76,7 @@ async def replay_partner(
 ) -> Partner:
     """Restart the partner's consumers from the beginning or from ``since`` (same user)."""
     partners = registry.load()
-    partner = _known(partners, name)
+    partner = known_partner(partners, name)
     await create_consumers(js, name, partner.consumers, since, replace=True)
     partner.start = start_of(since)
     registry.save(partners)
@@ -87,7 +86,7 @@ async def replay_partner(
 async def remove_partner(js: JetStreamContext, registry: PartnerRegistry, name: str) -> Partner:
     """Delete the partner's consumers and user (the caller reloads the server)."""
     partners = registry.load()
-    partner = _known(partners, name)
+    partner = known_partner(partners, name)
     del partners[name]
     registry.save(partners)
     await delete_consumers(js, partner.consumers)
@@ -97,8 +96,6 @@ async def remove_partner(js: JetStreamContext, registry: PartnerRegistry, name: 
 def reload_server(pid_file: Path) -> int:
     """SIGHUP the nats-server whose pid is in ``pid_file``: it re-reads users and permissions
     without dropping other clients. Returns the pid."""
-    import signal
-
     pid = int(pid_file.read_text(encoding="utf-8").strip())
     os.kill(pid, signal.SIGHUP)
     return pid

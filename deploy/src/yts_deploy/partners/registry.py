@@ -86,8 +86,10 @@ def render_users_config(partners: list[Partner], *, developer: bool = False) -> 
     )
 
 
-def _write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    # The server may re-read the file at any moment: it must never see half of it.
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``path`` whole or not at all (the server may re-read it at any moment), created
+    0600 and given ``mode`` only once complete: a password or hash is never readable by others,
+    even briefly."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -134,8 +136,8 @@ class PartnerRegistry:
         raw: dict[str, Any] = {"partners": [partner.to_json() for partner in ordered]}
         if keep:
             raw["developer"] = True
-        _write_atomically(self.registry_path, json.dumps(raw, indent=2) + "\n", 0o600)
-        _write_atomically(self.users_path, render_users_config(ordered, developer=keep))
+        write_atomically(self.registry_path, json.dumps(raw, indent=2) + "\n", 0o600)
+        write_atomically(self.users_path, render_users_config(ordered, developer=keep))
 
 
 def prepare_config_dir(target: Path, *, developer: bool = False) -> Path:
