@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from yts_chassis.refusals import Breach
 from yts_sessions import domain
-from yts_sessions.errors import Breach
 
 TODAY = date(2025, 6, 15)
 COHORT = (date(2025, 3, 1), date(2025, 8, 31))

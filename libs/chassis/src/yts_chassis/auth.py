@@ -23,6 +23,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
 from yts_chassis.errors import Problem
+from yts_chassis.refusals import NotYourSchool, problem_of
 
 TOKEN_PREFIX = "yts_"
 
@@ -210,7 +211,7 @@ def caller_identity(request: Request) -> str | None:
 
 def ensure_school_access(principal: Principal, school_id: uuid.UUID) -> None:
     if not principal.may_act_for_school(school_id):
-        raise Problem(403, "Not your school", "A coordinator token acts only for its own school.")
+        raise problem_of(NotYourSchool(school_id))
 
 
 def school_scope(principal: Principal, school_id: uuid.UUID | None) -> uuid.UUID | None:

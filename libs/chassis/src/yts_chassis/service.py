@@ -35,6 +35,7 @@ from yts_chassis.logs import configure_logging, get_logger
 from yts_chassis.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from yts_chassis.migrations import upgrade_async
 from yts_chassis.outbox import Outbox, OutboxRelay
+from yts_chassis.refusals import Refused, answer_refusal
 from yts_chassis.retrying import Backoff, warn_before_retry
 from yts_chassis.settings import ServiceSettings
 from yts_chassis.tables import MessagingTables
@@ -238,6 +239,8 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.tokens = self.tokens
         install_problem_handlers(app)
+        # What the services' rules refuse (yts_chassis.refusals), answered alike everywhere.
+        app.add_exception_handler(Refused, answer_refusal)
         # Innermost: it sees every answer the routes and the problem handlers give.
         install_idempotency(app, self.idempotency)
         # Added early, so it runs inside the metrics middleware: refused bodies are counted.

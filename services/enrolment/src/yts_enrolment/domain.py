@@ -16,9 +16,7 @@ from yts_contracts.vocabulary import District, Gender
 
 __all__ = [
     "CONSENT_REACH_YEARS",
-    "EARLIEST_DATE",
     "GRADES",
-    "LATEST_DATE",
     "PROGRAMME_TIMEZONE",
     "DateRule",
     "District",
@@ -126,11 +124,6 @@ def cohort_name_matches_dates(name: str, starts_on: date, ends_on: date) -> bool
     first, second = int(match.group(1)), int(match.group(2))
     return second == first + 1 and starts_on.year == first and ends_on.year == second
 
-
-# Bounds of every date the enrolment API accepts. The programme began in the 2020s: a year
-# outside these is a typing slip (0011, 1900) or a number read as a date, never a real record.
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
 
 # Trainers are pupils of grades 9-11, so one guardian's consent can cover at most the three
 # school years a pupil spends in the programme: a consent signed before the first of January

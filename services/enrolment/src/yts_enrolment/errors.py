@@ -1,56 +1,19 @@
-"""What enrolment refuses, in the programme's words. The use cases raise these; the edge
-(``api.py``) answers each kind as problem+json: a broken rule 422, a conflict with what is
+"""What enrolment refuses, in the programme's words. The use cases raise these; the edge answers
+each kind as problem+json (``yts_chassis.refusals``): a broken rule 422, a conflict with what is
 recorded 409, an unknown trainer 404, another school's trainer 403. Each names the field, the
 rule and what to do, as a person reads it."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date
 
-
-@dataclass(frozen=True)
-class Breach:
-    """A broken rule, as the problem a person sees: the field, the rule and what to do."""
-
-    field: str
-    rule: str
-    message: str
+from yts_chassis.refusals import Breach, Conflict, NotFound, RuleBroken
 
 
-class Refused(Exception):
-    """Something enrolment will not do; nothing is stored or published."""
-
-
-class RuleBroken(Refused, ValueError):
-    """Input a rule of the programme refuses."""
-
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(f"{breach.field}: {breach.message}")
-        self.breach = breach
-
-
-class Conflict(Refused):
-    """A request at odds with what is recorded (a name taken, a trainer no longer active)."""
-
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(f"{breach.field}: {breach.message}")
-        self.breach = breach
-
-
-class TrainerNotKnown(Refused, LookupError):
+class TrainerNotKnown(NotFound):
     def __init__(self, trainer_id: uuid.UUID) -> None:
-        super().__init__(f"no trainer {trainer_id}")
-        self.trainer_id = trainer_id
-
-
-class NotYourSchool(Refused):
-    """A coordinator acting for a school other than its own."""
-
-    def __init__(self, school_id: uuid.UUID) -> None:
-        super().__init__(f"the caller may not act for school {school_id}")
-        self.school_id = school_id
+        super().__init__("trainer", trainer_id)
 
 
 class SchoolNameTaken(Conflict):
@@ -84,7 +47,6 @@ class SchoolNotRegistered(RuleBroken):
 class SchoolNotTakingPart(RuleBroken):
     def __init__(self, school_id: uuid.UUID) -> None:
         super().__init__(Breach("school_id", "active", "the school no longer takes part"))
-        self.school_id = school_id
 
 
 class CohortNotOpened(RuleBroken):

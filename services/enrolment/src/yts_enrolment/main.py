@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_enrolment import api, disk_erasure, errors, store, usecases
+from yts_enrolment import api, disk_erasure, store, usecases
 from yts_enrolment.settings import EnrolmentSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,5 +33,4 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
     )
-    app.add_exception_handler(errors.Refused, api.refused)
     return app

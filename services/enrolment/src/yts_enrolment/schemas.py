@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -20,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from yts_chassis.days import ProgrammeDay
 
 from yts_enrolment import domain
 from yts_enrolment.domain import District, Gender, Locale, WithdrawalReason
@@ -71,34 +70,6 @@ CoordinatorName = Annotated[
     _rule("mail_display_name", domain.mail_display_name_problem),
 ]
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_date_text(value: Any) -> Any:
-    """Only ``YYYY-MM-DD`` text (or a date, when built in code): pydantic's own date parsing,
-    strict mode included, reads ``"0"`` and ``0`` as 1970-01-01."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        return value
-    raise PydanticCustomError("iso_date", "must be a date written as YYYY-MM-DD")
-
-
-def _within_programme_years(value: date) -> date:
-    if not domain.EARLIEST_DATE <= value <= domain.LATEST_DATE:
-        raise PydanticCustomError(
-            "date_in_range",
-            "must be between {earliest} and {latest}",
-            {"earliest": str(domain.EARLIEST_DATE), "latest": str(domain.LATEST_DATE)},
-        )
-    return value
-
-
-# Every date the enrolment API reads: ISO text within the years the programme can have records.
-ProgrammeDate = Annotated[
-    date, BeforeValidator(_iso_date_text), AfterValidator(_within_programme_years)
-]
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -136,8 +107,8 @@ class CohortIn(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{4}$")] = Field(
         examples=["2024-2025"], description="the school years it covers"
     )
-    starts_on: ProgrammeDate = Field(description="first day (YYYY-MM-DD, years 2000-2100)")
-    ends_on: ProgrammeDate = Field(description="last day (YYYY-MM-DD), after starts_on")
+    starts_on: ProgrammeDay = Field(description="first day (YYYY-MM-DD, years 2000-2100)")
+    ends_on: ProgrammeDay = Field(description="last day (YYYY-MM-DD), after starts_on")
 
     @field_validator("ends_on")
     @classmethod
@@ -161,7 +132,7 @@ class GuardianConsent(Strict):
     guardian_name: Annotated[str, StringConstraints(min_length=2, max_length=200), OneLine] = Field(
         description="the parent or guardian who gave consent"
     )
-    given_on: ProgrammeDate = Field(
+    given_on: ProgrammeDay = Field(
         description="date the signed consent was given (YYYY-MM-DD): not in the future, and not "
         "before 1 January three years before the cohort's first year"
     )
@@ -181,7 +152,7 @@ class TrainerIn(Strict):
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         default=None, description="free text; personal data, never published"
     )
-    enrolled_on: ProgrammeDate | None = Field(
+    enrolled_on: ProgrammeDay | None = Field(
         default=None,
         description="the day the enrolment took effect (YYYY-MM-DD), for a record kept on paper "
         "and entered later: not in the future, and from the cohort's starts_on to its ends_on; "
@@ -194,7 +165,7 @@ class WithdrawalIn(Strict):
     reason: WithdrawalReason = Field(
         description="moved_school, graduated, personal or other (a category: no free text)"
     )
-    withdrawn_on: ProgrammeDate | None = Field(
+    withdrawn_on: ProgrammeDay | None = Field(
         default=None,
         description="the day the trainer left (YYYY-MM-DD): not in the future, not before the "
         "trainer's enrolled_on and not after the cohort's ends_on; default: today in the "

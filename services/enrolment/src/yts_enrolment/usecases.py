@@ -17,6 +17,7 @@ from yts_chassis.database import Database
 from yts_chassis.idempotency import IdempotencyKeys
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
+from yts_chassis.refusals import NotYourSchool
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -37,7 +38,6 @@ from yts_enrolment.errors import (
     ConsentOutOfReach,
     EnrolledInFuture,
     EnrolledOutsideCohort,
-    NotYourSchool,
     SchoolNameTaken,
     SchoolNotRegistered,
     SchoolNotTakingPart,

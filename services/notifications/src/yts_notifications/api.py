@@ -1,26 +1,18 @@
-"""Notifications' HTTP routes (programme staff only): parse, authorise, call a use case; and
-what the use cases refuse, answered as problem+json."""
+"""Notifications' HTTP routes (programme staff only): parse, authorise, call a use case. What
+the use cases refuse is answered as problem+json by ``yts_chassis.refusals``."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Response, status
 from yts_chassis.auth import Principal, Role, require_roles
-from yts_chassis.errors import FieldError, Problem, problem_response
+from yts_chassis.errors import Problem
 from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 
 from yts_notifications import queries, usecases
-from yts_notifications.errors import (
-    Conflict,
-    DeliveryNotKnown,
-    Refused,
-    SubscriptionNotKnown,
-    SubscriptionRefused,
-)
 from yts_notifications.schemas import (
     AttemptOut,
     DeliveryDetail,
@@ -38,28 +30,6 @@ PROBLEMS = {
     403: {"description": "only programme staff (admin) manage webhooks and deliveries"},
     422: {"description": "bad input: the problem names the field and the rule"},
 }
-
-
-def problem_of(refusal: Refused) -> Problem:
-    """What the API answers when notifications refuses: a subscription the rules refuse is bad
-    input (422) naming every field at fault, a conflict with what is recorded a 409."""
-    match refusal:
-        case SubscriptionRefused(breaches=breaches):
-            errors = [FieldError(b.field, b.rule, b.message) for b in breaches]
-            return Problem.invalid_fields(errors)
-        case Conflict(breach=breach):
-            return Problem.conflict(breach.field, breach.rule, breach.message)
-        case SubscriptionNotKnown(subscription_id=subscription_id):
-            return Problem.not_found("webhook subscription", subscription_id)
-        case DeliveryNotKnown(delivery_id=delivery_id):
-            return Problem.not_found("delivery", delivery_id)
-    raise TypeError(f"no answer for {refusal!r}")
-
-
-async def refused(request: Request, exc: Exception) -> JSONResponse:
-    """The app's handler of ``errors.Refused`` (registered in ``main.py``)."""
-    assert isinstance(exc, Refused)
-    return problem_response(problem_of(exc), request)
 
 
 def subscription_out(subscription: WebhookSubscription) -> SubscriptionOut:

@@ -1,57 +1,29 @@
 """What notifications refuses, in the programme's words. The use cases raise these; the edge
-(``api.py``) answers each kind as problem+json: a subscription the rules refuse 422 (naming
-every field at fault), a conflict with what is recorded 409, an unknown subscription or
-delivery 404."""
+answers each kind as problem+json (``yts_chassis.refusals``): a subscription the rules refuse
+422 (naming every field at fault), a conflict with what is recorded 409, an unknown subscription
+or delivery 404."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+
+from yts_chassis.refusals import Breach, Conflict, NotFound, RuleBroken
 
 
-@dataclass(frozen=True)
-class Breach:
-    """A broken rule, as the problem a person sees: the field, the rule and what to do."""
-
-    field: str
-    rule: str
-    message: str
-
-
-class Refused(Exception):
-    """Something notifications will not do; nothing is changed."""
-
-
-class SubscriptionRefused(Refused, ValueError):
+class SubscriptionRefused(RuleBroken):
     """A subscription whose URL or event type filters break the rules of webhooks (see
     ``domain.check_webhook_url`` and ``domain.check_event_type_filter``): every breach, so
     that one answer lists all that needs correcting."""
 
-    def __init__(self, breaches: Sequence[Breach]) -> None:
-        super().__init__("; ".join(f"{b.field}: {b.message}" for b in breaches))
-        self.breaches = tuple(breaches)
 
-
-class Conflict(Refused):
-    """A request at odds with what is recorded (a deleted subscription, a delivery that has
-    not failed)."""
-
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(f"{breach.field}: {breach.message}")
-        self.breach = breach
-
-
-class SubscriptionNotKnown(Refused, LookupError):
+class SubscriptionNotKnown(NotFound):
     def __init__(self, subscription_id: uuid.UUID) -> None:
-        super().__init__(f"no webhook subscription {subscription_id}")
-        self.subscription_id = subscription_id
+        super().__init__("webhook subscription", subscription_id)
 
 
-class DeliveryNotKnown(Refused, LookupError):
+class DeliveryNotKnown(NotFound):
     def __init__(self, delivery_id: uuid.UUID) -> None:
-        super().__init__(f"no delivery {delivery_id}")
-        self.delivery_id = delivery_id
+        super().__init__("delivery", delivery_id)
 
 
 class SubscriptionDeleted(Conflict):

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_notifications import api, errors, store, subscriptions, usecases
+from yts_notifications import api, store, subscriptions, usecases
 from yts_notifications.curriculum import load_module_titles
 from yts_notifications.egress import Resolver, system_resolver
 from yts_notifications.engine import DeliveryEngine
@@ -72,6 +72,5 @@ def create_app(
             {"name": "deliveries", "description": "every mail and webhook, with its attempts"},
         ],
     )
-    app.add_exception_handler(errors.Refused, api.refused)
     app.state.engine = engine
     return app

@@ -12,10 +12,10 @@ from sqlalchemy import update
 from sqlmodel import col
 from yts_chassis.database import Database
 from yts_chassis.ids import new_id
+from yts_chassis.refusals import Breach
 
 from yts_notifications.domain import RuleBroken, check_event_type_filter, check_webhook_url
 from yts_notifications.errors import (
-    Breach,
     DeliveryNotFailed,
     DeliveryNotKnown,
     SubscriptionDeleted,
@@ -51,7 +51,7 @@ async def create_subscription(deps: Deps, cmd: SubscriptionIn) -> WebhookSubscri
         except RuleBroken as broken:
             breaches.append(Breach(f"event_types.{index}", broken.rule, broken.message))
     if breaches:
-        raise SubscriptionRefused(breaches)
+        raise SubscriptionRefused(*breaches)
     subscription = WebhookSubscription(
         id=new_id(),
         partner=cmd.partner,

@@ -1,28 +1,20 @@
-"""Sessions' HTTP routes: parse, authorise, call a use case or a query; and what the rules and
-use cases refuse, answered as problem+json."""
+"""Sessions' HTTP routes: parse, authorise, call a use case or a query. What the rules and use
+cases refuse is answered as problem+json by ``yts_chassis.refusals``."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, status
 from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles, school_scope
-from yts_chassis.errors import Problem, problem_response
+from yts_chassis.errors import Problem
 from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 from yts_contracts.sessions import CancellationReason
 
 from yts_sessions import queries, usecases
 from yts_sessions.domain import SessionStatus
-from yts_sessions.errors import (
-    AlreadyRecorded,
-    NotYourSchool,
-    PeerSessionNotKnown,
-    Refused,
-    RuleBroken,
-)
 from yts_sessions.schemas import (
     CancellationIn,
     CompletedModuleOut,
@@ -47,30 +39,6 @@ PROBLEMS = {
     403: {"description": "the token's role or school does not allow this"},
     422: {"description": "bad input: the problem names the field and the rule"},
 }
-
-
-def problem_of(refusal: Refused) -> Problem:
-    """What the API answers when sessions refuses: a broken rule is bad input (422), a fact
-    already recorded a 409, each naming the field and the rule."""
-    match refusal:
-        case RuleBroken(breach=breach):
-            return Problem.invalid(breach.field, breach.rule, breach.message)
-        case AlreadyRecorded(breach=breach):
-            return Problem.conflict(breach.field, breach.rule, breach.message)
-        case PeerSessionNotKnown(session_id=session_id):
-            return Problem.not_found("peer session", session_id)
-        case NotYourSchool():
-            # Word for word what ``ensure_school_access`` answers at the other routes.
-            return Problem(
-                403, "Not your school", "A coordinator token acts only for its own school."
-            )
-    raise TypeError(f"no answer for {refusal!r}")
-
-
-async def refused(request: Request, exc: Exception) -> JSONResponse:
-    """The app's handler of ``errors.Refused`` (registered in ``main.py``)."""
-    assert isinstance(exc, Refused)
-    return problem_response(problem_of(exc), request)
 
 
 def session_out(record: usecases.SessionRecord) -> SessionOut:

@@ -1,5 +1,5 @@
 """The rules of module completions and peer sessions: pure functions and value types, no I/O.
-A rule that is broken says so as a ``Breach`` (see ``yts_sessions.errors``). Milestones are
+A rule that is broken says so as a ``Breach`` (``yts_chassis.refusals``). Milestones are
 their own idea: ``yts_sessions.milestones``."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from datetime import date
 from enum import StrEnum
 
-from yts_sessions.errors import Breach
+from yts_chassis.refusals import Breach
 
 __all__ = [
     "CohortDates",

@@ -1,33 +1,13 @@
 """What sessions refuses, in the programme's words. The rules (``domain``) and the use cases
-raise these; the edge (``api.py``) answers each kind as problem+json: a broken rule 422, a
-fact already recorded 409, an unknown peer session 404, another school's trainer or session
-403. Each names the field, the rule and what to do, as a person reads it."""
+raise these; the edge answers each kind as problem+json (``yts_chassis.refusals``): a broken rule
+422, a fact already recorded 409, an unknown peer session 404, another school's trainer or
+session 403. Each names the field, the rule and what to do, as a person reads it."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Breach:
-    """A broken rule, as the problem a person sees: the field, the rule and what to do."""
-
-    field: str
-    rule: str
-    message: str
-
-
-class Refused(Exception):
-    """Something sessions will not do; nothing is stored or published."""
-
-
-class RuleBroken(Refused, ValueError):
-    """Input a rule of the domain refuses."""
-
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(f"{breach.field}: {breach.message}")
-        self.breach = breach
+from yts_chassis.refusals import Breach, Conflict, NotFound, RuleBroken
 
 
 def enforce(breach: Breach | None) -> None:
@@ -36,26 +16,13 @@ def enforce(breach: Breach | None) -> None:
         raise RuleBroken(breach)
 
 
-class AlreadyRecorded(Refused):
+class AlreadyRecorded(Conflict):
     """A fact that is recorded once (a module completed, a session completed or cancelled)."""
 
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(f"{breach.field}: {breach.message}")
-        self.breach = breach
 
-
-class PeerSessionNotKnown(Refused, LookupError):
+class PeerSessionNotKnown(NotFound):
     def __init__(self, session_id: uuid.UUID) -> None:
-        super().__init__(f"no peer session {session_id}")
-        self.session_id = session_id
-
-
-class NotYourSchool(Refused):
-    """A coordinator acting for a school other than its own."""
-
-    def __init__(self, school_id: uuid.UUID) -> None:
-        super().__init__(f"the caller may not act for school {school_id}")
-        self.school_id = school_id
+        super().__init__("peer session", session_id)
 
 
 class SchoolNotRegistered(RuleBroken):

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_sessions import api, errors, store, subscriptions, usecases
+from yts_sessions import api, store, subscriptions, usecases
 from yts_sessions.curriculum import load_curriculum
 from yts_sessions.milestones import MilestoneEngine, milestone_rules
 from yts_sessions.settings import SessionsSettings
@@ -51,5 +51,4 @@ def create_app(settings: SessionsSettings | None = None) -> FastAPI:
         routers=[api.build_router(deps)],
         subscriptions=[subscriptions.build_router(runtime)],
     )
-    app.add_exception_handler(errors.Refused, api.refused)
     return app

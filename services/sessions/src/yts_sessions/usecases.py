@@ -18,6 +18,7 @@ from yts_chassis.auth import Principal
 from yts_chassis.database import Database
 from yts_chassis.ids import new_id
 from yts_chassis.outbox import Outbox
+from yts_chassis.refusals import NotYourSchool
 from yts_contracts.sessions import (
     Feedback,
     ModuleCompleted,
@@ -36,7 +37,6 @@ from yts_sessions.errors import (
     ModuleAlreadyCompleted,
     ModuleNotInCurriculum,
     NotCertified,
-    NotYourSchool,
     PeerSessionNotKnown,
     SchoolNotRegistered,
     SessionNotPlanned,
