@@ -10,12 +10,14 @@
 - Tiers and parallel runs (see README, Tests): every test is marked ``fast`` (pure: no server,
   no process, no socket, no browser; ``make test-fast``), ``heavy`` (workspace venv installs,
   Chromium, the 3-node cluster, the reliability suite's short runs: ``make test-quick`` skips
-  them) or neither, by path below rather than in each file. Under pytest-xdist (``make test``
-  runs ``-n 4 --dist loadfile``) each worker has its own nats-server, database folder or
-  PostgreSQL names and loopback ports (``tests.support.ports``). A module's tests stay on one
-  worker, in order: many share a module-scoped app or system, and some build on the state an
-  earlier test of the module left. (``--dist loadgroup`` would split modules: pytest-xdist
-  3.8 cannot rename pytest 9.2's node ids, so its groups are silently ignored.)
+  them) or neither, by path below rather than in each file; a listed path that no longer
+  exists stops the run, so that a renamed module cannot silently leave its tier. Under
+  pytest-xdist (``make test`` runs ``-n $(PYTEST_WORKERS) --dist loadfile``, two by default)
+  each worker has its own nats-server, database folder or PostgreSQL names and loopback ports
+  (``tests.support.ports``). A module's tests stay on one worker, in order: many share a
+  module-scoped app or system, and some build on the state an earlier test of the module left.
+  (``--dist loadgroup`` would split modules: pytest-xdist 3.8 cannot rename pytest 9.2's node
+  ids, so its groups are silently ignored.)
 """
 
 from __future__ import annotations
@@ -105,7 +107,15 @@ def _is_fast(item: pytest.Item, module: str) -> bool:
     )
 
 
+def _listed_paths_that_are_gone() -> list[str]:
+    listed = [*FAST_MODULES, *FAST_FOLDERS, *PARTLY_FAST_MODULES, *HEAVY_PATHS]
+    return sorted(path for path in listed if not (TESTS / path).exists())
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    gone = _listed_paths_that_are_gone()
+    if gone:
+        raise pytest.UsageError(f"tests/conftest.py lists test paths that do not exist: {gone}")
     config.addinivalue_line(
         "markers", "fast: pure tests, no server, process or browser (make test-fast)"
     )

@@ -18,11 +18,14 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
-from yts_deploy.natsconfig import CLUSTER_CONFIG, PROVISIONER, SOURCE_DIR, inbox_prefix, server_env
-from yts_deploy.natsserver import NatsServer, free_port
-from yts_deploy.provision import provision
+from yts_deploy.natsconfig import PROVISIONER, inbox_prefix
+from yts_deploy.natsserver import NatsServer
 
-from tests.support.deploy_nats import new_platform_passwords
+from tests.support.deploy_nats import (
+    cluster_nodes,
+    new_platform_passwords,
+    provision_r3_when_clustered,
+)
 
 EVENTS = 300
 KILL_AFTER = 150
@@ -54,19 +57,7 @@ class Cluster:
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     passwords = new_platform_passwords()
-    route_ports = [free_port() for _ in range(3)]
-    routes = tuple(f"nats://127.0.0.1:{port}" for port in route_ports)
-    nodes = [
-        NatsServer(
-            store_dir=tmp_path / f"node-{n}",
-            name=f"yts-node-{n}",
-            config_file=SOURCE_DIR / CLUSTER_CONFIG,
-            env=server_env(passwords),
-            cluster_port=route_ports[n - 1],
-            routes=routes,
-        )
-        for n in (1, 2, 3)
-    ]
+    nodes = cluster_nodes(tmp_path, passwords)
     try:
         for node in nodes:
             node.start()
@@ -74,24 +65,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     finally:
         for node in nodes:
             node.stop()
-
-
-async def provision_r3(cluster: Cluster) -> None:
-    """Provision with three replicas once the nodes have formed the cluster (bounded)."""
-    admin = await cluster.connect(PROVISIONER)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                report = await provision(admin.jetstream(timeout=5), replicas=3)
-                assert report.ok, report.drift
-                return
-            except (APIError, NatsTimeout, NoRespondersError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
 
 
 async def publish_until_acked(js: object, event_id: str, deadline: float) -> None:
@@ -116,7 +89,7 @@ async def test_an_r3_stream_keeps_every_acknowledged_event_when_its_leader_is_ki
     cluster: Cluster,
 ) -> None:
     started = time.monotonic()
-    await provision_r3(cluster)
+    await provision_r3_when_clustered(",".join(cluster.urls()), cluster.passwords[PROVISIONER])
     print(f"provisioned R3 after {time.monotonic() - started:.1f}s")
     publisher = await cluster.connect("enrolment")
     admin = await cluster.connect(PROVISIONER)

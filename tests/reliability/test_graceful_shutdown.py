@@ -24,7 +24,6 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from yts_chassis.database import Database
 from yts_chassis.outbox import OutboxRelay
@@ -40,6 +39,7 @@ from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 from tests.chassis.rig import applied_names, consumer_rig, school_event
 from tests.support.broker import provisioned_server
 from tests.support.events import stream_messages
+from tests.support.metrics import events_handled
 from tests.support.services import ADMIN_TOKEN, eventually
 from tests.support.sessions_roster import CORE_MODULES, Enrolment, cohort_dates
 
@@ -291,19 +291,6 @@ def disagreement(outbox: dict[str, bool], streams: Counter[str]) -> tuple[set[st
     return unmarked, missing
 
 
-async def handled(url: str) -> dict[str, float]:
-    """The roster consumer's ``yts_events_handled_total`` by outcome, from ``/metrics``."""
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        text = (await client.get("/metrics")).text
-    return {
-        sample.labels["outcome"]: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "yts_events_handled_total"
-        and sample.labels.get("consumer") == SESSIONS_ROSTER.durable
-    }
-
-
 async def settle(sessions: Sessions, last_seq: int, timeout: float = 60.0) -> Stored:
     """Wait (bounded) until the roster consumer has taken and acked everything up to
     ``last_seq`` and the outbox is published; returns what the database then holds."""
@@ -361,7 +348,8 @@ async def test_sigterm_under_load_drains_and_a_restart_applies_and_publishes_not
     # A restart on the same database takes the rest.
     await sessions.start()
     final = await settle(sessions, max(load.published))
-    outcomes = await handled(sessions.url)
+    async with httpx.AsyncClient(base_url=sessions.url, timeout=10) as client:
+        outcomes = await events_handled(client, SESSIONS_ROSTER.durable)
     second = await sessions.sigterm()
     streams_final = await in_streams(sessions.js)
 

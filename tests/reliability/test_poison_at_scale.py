@@ -22,20 +22,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import nats
 import pytest
-from fastapi import FastAPI
 from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from yts_chassis.broker import durable_subscriber
 from yts_chassis.deadletter import H_DELIVERIES, H_REASON, H_STREAM_SEQ
-from yts_chassis.health import health_router
 from yts_chassis.logs import configure_logging
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import ServiceSettings
@@ -57,6 +52,8 @@ from tests.reliability.poison import (
     poison_makers,
 )
 from tests.support.broker import provisioned_server
+from tests.support.events import stream_messages
+from tests.support.metrics import events_handled, served_here
 
 SCALE = float(os.environ.get("YTS_RELIABILITY_SCALE", "1"))
 SEED = int(os.environ.get("YTS_RELIABILITY_SEED", "11"))
@@ -170,47 +167,6 @@ async def publish_paced(js: JetStreamContext, messages: Sequence[Message], chunk
     return sent
 
 
-async def dead_letters(js: JetStreamContext, service: str, expected: int) -> list[Msg]:
-    """The dead letters of ``service``, headers only (the bodies may be huge)."""
-    sub = await js.pull_subscribe(
-        f"yts.dlq.{service}.>",
-        stream=DLQ_STREAM,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL, headers_only=True, inactive_threshold=30.0
-        ),
-    )
-    letters: list[Msg] = []
-    try:
-        for _ in range(expected // 100 + 10):  # bounded: a fetch takes up to 500 of them
-            try:
-                batch = await sub.fetch(batch=500, timeout=1.0)
-            except TimeoutError:
-                break
-            letters.extend(batch)
-            await asyncio.gather(*(m.ack() for m in batch))
-    finally:
-        await sub.unsubscribe()
-    return letters
-
-
-async def handled(service: str, consumer: str) -> dict[str, float]:
-    """``yts_events_handled_total`` of this consumer by outcome, as ``/metrics`` serves it."""
-    app = FastAPI()
-    app.include_router(health_router({}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://service"
-    ) as client:
-        text = (await client.get("/metrics")).text
-    return {
-        sample.labels["outcome"]: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "yts_events_handled_total"
-        and sample.labels.get("service") == service
-        and sample.labels.get("consumer") == consumer
-    }
-
-
 def compose(per_kind: int, body_limit: int, seed: int) -> list[Message]:
     """``per_kind`` messages of each poison kind, as many good events as poison ones plus
     ``per_kind`` known events the consumer ignores, shuffled together."""
@@ -228,7 +184,8 @@ async def run_poison_flood(
     js = nc.jetstream()
     runtime = await start_consumer(nats_url, database_url, durable, batch_size)
     name = durable.durable
-    before = await handled(durable.service, name)
+    async with served_here() as metrics:
+        before = await events_handled(metrics, name)
     messages = compose(per_kind, runtime.settings.max_event_bytes, SEED)
     poison = [m for m in messages if m.event_id is None]
     goods = {m.event_id: m for m in messages if m.event_id and m.kind != IGNORED}
@@ -245,7 +202,10 @@ async def run_poison_flood(
             if (taken and info.num_ack_pending == 0) or time.monotonic() - waited > deadline:
                 break
             await asyncio.sleep(0.2)
-        letters = await dead_letters(js, durable.service, len(poison))
+        # Headers only: the bodies may be huge.
+        letters = await stream_messages(
+            js, DLQ_STREAM, f"yts.dlq.{durable.service}.>", headers_only=True
+        )
         async with runtime.db.session() as session:
             rows = (
                 await session.execute(
@@ -271,7 +231,8 @@ async def run_poison_flood(
     finally:
         await runtime.stop()
         await nc.close()
-    after = await handled(durable.service, name)
+    async with served_here() as metrics:
+        after = await events_handled(metrics, name)
     outcomes = {k: after.get(k, 0) - before.get(k, 0) for k in after}
 
     # What was sent, and what became of it.

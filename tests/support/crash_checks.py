@@ -34,6 +34,7 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.js.client import JetStreamContext
 from yts_contracts.milestones import MilestoneKind, SubjectType, milestone_id
 from yts_deploy.natsserver import free_port
 from yts_deploy.runner import SERVICES
@@ -209,15 +210,19 @@ async def _connect(urls: list[str]) -> NatsClient:
     )
 
 
+async def _backlog(js: JetStreamContext) -> dict[str, tuple[int, int]]:
+    """Every service consumer's (pending, awaiting ack)."""
+    backlog = {}
+    for durable in SERVICE_CONSUMERS:
+        info = await js.consumer_info(durable.stream, durable.durable)
+        backlog[durable.durable] = (info.num_pending, info.num_ack_pending)
+    return backlog
+
+
 async def consumer_backlog(urls: list[str]) -> dict[str, tuple[int, int]]:
     nc = await _connect(urls)
     try:
-        js = nc.jetstream(timeout=5)
-        backlog = {}
-        for durable in SERVICE_CONSUMERS:
-            info = await js.consumer_info(durable.stream, durable.durable)
-            backlog[durable.durable] = (info.num_pending, info.num_ack_pending)
-        return backlog
+        return await _backlog(nc.jetstream(timeout=5))
     finally:
         await nc.close()
 
@@ -235,9 +240,10 @@ async def read_streams(urls: list[str]) -> StreamFacts:
                     (headers["ce-id"], json.loads(msg.data))
                 )
         dead = (await js.stream_info("YTS_DLQ")).state.messages
+        backlog = await _backlog(js)
     finally:
         await nc.close()
-    return StreamFacts(events, dead, await consumer_backlog(urls))
+    return StreamFacts(events, dead, backlog)
 
 
 # -- a partner's webhook endpoint on loopback ---------------------------------------------------

@@ -16,15 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import APIError
 from yts_deploy.natsconfig import (
-    CLUSTER_CONFIG,
-    PLATFORM_USERS,
     PROVISIONER,
-    generate_password,
-    server_env,
     service_nats_env,
 )
 from yts_deploy.natsserver import NatsServer, free_port
@@ -34,9 +27,14 @@ from yts_deploy.runner import (
     LocalSystem,
     ServiceProcess,
     admin_token,
-    provision_at,
     service_env,
     wait_ready,
+)
+
+from tests.support.deploy_nats import (
+    cluster_nodes,
+    new_platform_passwords,
+    provision_r3_when_clustered,
 )
 
 # The services the load sends commands to (the others only consume events).
@@ -154,24 +152,12 @@ class Replicated(CrashSystem):
         self.mail_dir = self.state_dir / "mail"
         # The production files, plus `yts up`'s user for connections without credentials.
         config_dir = prepare_config_dir(self.state_dir / "nats-config", developer=True)
-        passwords = {user: generate_password() for user in PLATFORM_USERS}
-        route_ports = [free_port() for _ in range(3)]
-        routes = tuple(f"nats://127.0.0.1:{port}" for port in route_ports)
-        self.nodes = [
-            NatsServer(
-                store_dir=self.state_dir / f"nats-{n}",
-                name=f"yts-node-{n}",
-                config_file=config_dir / CLUSTER_CONFIG,
-                env=server_env(passwords),
-                cluster_port=route_ports[n - 1],
-                routes=routes,
-            )
-            for n in (1, 2, 3)
-        ]
+        passwords = new_platform_passwords()
+        self.nodes = cluster_nodes(self.state_dir, passwords, config_dir)
         for node in self.nodes:
             node.start()
         nats_url = ",".join(node.url for node in self.nodes)
-        asyncio.run(_provision_when_clustered(nats_url, passwords[PROVISIONER]))
+        asyncio.run(provision_r3_when_clustered(nats_url, passwords[PROVISIONER]))
         self.token = admin_token(self.state_dir)
         smtp_port = free_port()
         self.mail = ServiceProcess(
@@ -237,20 +223,6 @@ class Replicated(CrashSystem):
             self.mail.stop()
         for node in self.nodes:
             node.stop()
-
-
-async def _provision_when_clustered(url: str, password: str) -> None:
-    """Provision R3 streams once the nodes have formed the cluster (bounded)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            report = await provision_at(url, replicas=3, user=PROVISIONER, password=password)
-            assert report.ok, report.drift
-            return
-        except (APIError, NatsTimeout, NoRespondersError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 async def cut_connections(admin_url: str, databases: list[str]) -> int:

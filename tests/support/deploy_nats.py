@@ -19,7 +19,11 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import APIError
 from yts_deploy.natsconfig import (
+    CLUSTER_CONFIG,
     MAIN_CONFIG,
     PLATFORM_USERS,
     PROVISIONER,
@@ -28,8 +32,9 @@ from yts_deploy.natsconfig import (
     inbox_prefix,
     server_env,
 )
-from yts_deploy.natsserver import NatsServer
+from yts_deploy.natsserver import NatsServer, free_port
 from yts_deploy.provision import provision
+from yts_deploy.runner import provision_at
 
 from tests.support.services import eventually_sync
 
@@ -61,6 +66,41 @@ def start_secured(store_dir: Path, name: str, config_dir: Path = SOURCE_DIR) -> 
         env=server_env(passwords),
     ).start()
     return SecuredNats(server, passwords, config_dir)
+
+
+def cluster_nodes(
+    store_root: Path, passwords: dict[str, str], config_dir: Path = SOURCE_DIR
+) -> list[NatsServer]:
+    """Three nodes of one NATS cluster on loopback, run from ``config_dir``'s cluster
+    configuration with these passwords (not started yet)."""
+    route_ports = [free_port() for _ in range(3)]
+    routes = tuple(f"nats://127.0.0.1:{port}" for port in route_ports)
+    return [
+        NatsServer(
+            store_dir=store_root / f"node-{n}",
+            name=f"yts-node-{n}",
+            config_file=config_dir / CLUSTER_CONFIG,
+            env=server_env(passwords),
+            cluster_port=port,
+            routes=routes,
+        )
+        for n, port in enumerate(route_ports, start=1)
+    ]
+
+
+async def provision_r3_when_clustered(url: str, password: str, timeout: float = 60.0) -> None:
+    """Provision with three replicas, as the provisioner, once the nodes at ``url`` (comma
+    separated) have formed the cluster (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            report = await provision_at(url, replicas=3, user=PROVISIONER, password=password)
+            assert report.ok, report.drift
+            return
+        except (APIError, NatsTimeout, NoRespondersError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 @dataclass

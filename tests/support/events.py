@@ -15,12 +15,16 @@ async def stream_messages(
     subject: str = ">",
     expected: int | None = None,
     timeout: float = 1.0,
+    headers_only: bool = False,
 ) -> list[Msg]:
-    """Every message of ``stream`` on ``subject`` (an ephemeral consumer from the start)."""
+    """Every message of ``stream`` on ``subject`` (an ephemeral consumer from the start);
+    ``headers_only`` leaves the bodies on the server (they may be huge)."""
     sub = await js.pull_subscribe(
         subject,
         stream=stream,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0),
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0, headers_only=headers_only
+        ),
     )
     messages: list[Msg] = []
     try:
