@@ -4,13 +4,16 @@ problem naming the field, and nothing is stored or published."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from yts_enrolment.domain import PROGRAMME_TIMEZONE
 
 from tests.support.enrolment_api import COHORT, outbox_count, setup_school_and_cohort, trainer
+
+ALMATY_TODAY = datetime.now(PROGRAMME_TIMEZONE).date()
 
 
 def problem_names(response: httpx.Response, field: str, rule: str) -> None:
@@ -47,7 +50,9 @@ NOT_ISO_TEXT = [
         ("1900-01-01", "date_in_range"),
         ("0011-01-01", "date_in_range"),
         ("1999-12-31", "date_in_range"),
-        ((date.today() + timedelta(days=1)).isoformat(), "not_in_future"),
+        # Tomorrow in Almaty, as the service reads it (from 19:00 UTC, UTC's tomorrow is
+        # Almaty's today).
+        ((ALMATY_TODAY + timedelta(days=1)).isoformat(), "not_in_future"),
         ("2005-05-05", "within_consent_reach"),  # years before the cohort began
     ],
 )
