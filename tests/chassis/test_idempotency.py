@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
-from yts_chassis.auth import Principal, Role, TokenFile, require_roles
+from yts_chassis.auth import Principal, Role, require_roles
 from yts_chassis.errors import Problem
 from yts_chassis.idempotency import idempotent_create
 from yts_chassis.service import ServiceRuntime
@@ -32,6 +32,7 @@ from yts_contracts.enrolment import SchoolRegistered
 from yts_contracts.private import SchoolContact
 
 from tests.chassis.rig import applied_table, count, fresh_database, messaging
+from tests.support.access import known_to
 from tests.support.enrolment_api import SCHOOL, setup_school_and_cohort, trainer
 from tests.support.services import ADMIN_TOKEN, running, settings_for
 
@@ -138,9 +139,7 @@ def schools_router(rig: Callable[[], Rig]) -> APIRouter:
 
 
 @asynccontextmanager
-async def chassis_app(
-    database_url: str, tokens_file: Path, *, share_database: bool = False
-) -> AsyncIterator[Rig]:
+async def chassis_app(database_url: str, *, share_database: bool = False) -> AsyncIterator[Rig]:
     """An app built by ``ServiceRuntime.create_app`` without its lifespan (no NATS needed):
     the outbox only fills. ``share_database`` keeps the tables another app created."""
     if not share_database:
@@ -149,14 +148,13 @@ async def chassis_app(
         service_name="tests",
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
-        tokens_file=tokens_file,
     )
     runtime = ServiceRuntime(settings, messaging, Path("unused"), configure_logs=False)
+    other_token = known_to(runtime.access, Role.admin, "another admin")
     state: list[Rig] = []
     app = runtime.create_app(
         title="tests", description="idempotent creates", routers=[schools_router(lambda: state[0])]
     )
-    other_token = TokenFile(tokens_file).create(Role.admin, "another admin")
     # A route that raises answers 500, as under a server, instead of raising in the test.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
@@ -177,8 +175,8 @@ async def chassis_app(
 
 
 @pytest.fixture
-async def rig(database_factory: Any, tmp_path: Path) -> AsyncIterator[Rig]:
-    async with chassis_app(await database_factory("idempotency"), tmp_path / "tokens.json") as r:
+async def rig(database_factory: Any) -> AsyncIterator[Rig]:
+    async with chassis_app(await database_factory("idempotency")) as r:
         yield r
 
 
@@ -341,15 +339,14 @@ async def test_a_create_that_committed_but_lost_its_response_is_never_run_again(
 
 
 async def test_a_key_recorded_first_by_another_replica_rolls_this_create_back(
-    database_factory: Any, tmp_path: Path
+    database_factory: Any,
 ) -> None:
     """Two apps on one database (two replicas): the second request passed the check before the
     first committed; its commit finds the key taken and rolls its state change back."""
     url = await database_factory("idempotency-replicas")
-    tokens = tmp_path / "tokens.json"
     async with (
-        chassis_app(url, tokens) as one,
-        chassis_app(url, tokens, share_database=True) as two,
+        chassis_app(url) as one,
+        chassis_app(url, share_database=True) as two,
     ):
         headers = key()
         late, gate = await two.held_create("Lyceum 10", headers)

@@ -28,7 +28,7 @@ def test_every_service_is_ready_and_documents_its_api(local_system: LocalSystem)
     for name, service in local_system.services.items():
         ready = httpx.get(f"{service.url}/readyz", timeout=5)
         assert ready.status_code == 200, (name, ready.text)
-        assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "access": "ok"}
         assert httpx.get(f"{service.url}/openapi.json", timeout=5).status_code == 200
         assert "yts_http_requests_total" in httpx.get(f"{service.url}/metrics", timeout=5).text
 

@@ -163,17 +163,16 @@ async def test_enrolment_routes_need_a_token_and_the_right_role(
 
 
 async def test_a_coordinator_enrols_only_for_their_own_school(
-    enrolment: httpx.AsyncClient, tmp_path
+    enrolment: httpx.AsyncClient, provisioned: str
 ) -> None:
-    from yts_chassis.auth import Role, TokenFile
+    from yts_chassis.auth import Role
+
+    from tests.support.access import token_for
 
     school_id, cohort_id = await setup_school_and_cohort(enrolment)
     other_school, _ = await setup_school_and_cohort(enrolment, name="Lyceum No. 165")
-    tokens = TokenFile(tmp_path / "tokens.json")
-    coordinator = tokens.create(Role.coordinator, "deputy of No. 12", uuid.UUID(school_id))
-    partner = tokens.create(Role.partner, "UNESCO office")
-    registry = enrolment.app.state.tokens  # type: ignore[attr-defined]
-    registry._file = TokenFile(tmp_path / "tokens.json")
+    coordinator = await token_for(provisioned, Role.coordinator, uuid.UUID(school_id))
+    partner = await token_for(provisioned, Role.partner)
 
     def as_(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

@@ -119,9 +119,11 @@ async def test_erasure_removes_personal_data_keeps_a_tombstone_and_publishes_onc
 
 
 async def test_coordinators_withdraw_and_erase_only_their_own_schools_trainers(
-    enrolment: httpx.AsyncClient, tmp_path
+    enrolment: httpx.AsyncClient, provisioned: str
 ) -> None:
-    from yts_chassis.auth import Role, TokenFile
+    from yts_chassis.auth import Role
+
+    from tests.support.access import token_for
 
     dana = await enrolled(enrolment)
     other_school, cohort_id = await setup_school_and_cohort(enrolment, name="Lyceum No. 165")
@@ -130,10 +132,8 @@ async def test_coordinators_withdraw_and_erase_only_their_own_schools_trainers(
             "/v1/trainers", json=trainer(other_school, cohort_id, first_name="Aruzhan")
         )
     ).json()
-    tokens = TokenFile(tmp_path / "tokens.json")
-    own = tokens.create(Role.coordinator, "deputy", uuid.UUID(dana["school_id"]))
-    partner = tokens.create(Role.partner, "UNESCO office")
-    enrolment.app.state.tokens._file = tokens  # type: ignore[attr-defined]
+    own = await token_for(provisioned, Role.coordinator, uuid.UUID(dana["school_id"]))
+    partner = await token_for(provisioned, Role.partner)
     as_own = {"Authorization": f"Bearer {own}"}
     as_partner = {"Authorization": f"Bearer {partner}"}
 

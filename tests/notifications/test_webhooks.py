@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from nats.js.client import JetStreamContext
-from yts_chassis.auth import Role, TokenFile
+from yts_chassis.auth import Role
 from yts_chassis.ids import new_id
 from yts_contracts.enrolment import TrainerEnrolled
 from yts_notifications.domain import webhook_id
@@ -27,6 +26,7 @@ from tests.notifications.conftest import (
     receipts_about,
 )
 from tests.support import notifications_events as ev
+from tests.support.access import token_for
 from tests.support.notifications_mailbox import MailBox
 from tests.support.notifications_partner import Partner, Receipt
 from tests.support.services import eventually
@@ -150,12 +150,11 @@ async def test_bad_subscriptions_get_a_problem_naming_the_field_and_rule_and_sto
 
 
 async def test_only_programme_staff_manage_webhooks_and_deliveries(
-    start_notifications: StartNotifications, tmp_path: Path
+    start_notifications: StartNotifications, provisioned: str
 ) -> None:
-    tokens = TokenFile(tmp_path / "tokens.json")
-    coordinator = tokens.create(Role.coordinator, "deputy", school_id=new_id())
-    partner = tokens.create(Role.partner, "centre")
-    async with start_notifications(tokens_file=tmp_path / "tokens.json") as client:
+    coordinator = await token_for(provisioned, Role.coordinator, new_id())
+    partner = await token_for(provisioned, Role.partner)
+    async with start_notifications() as client:
         for method, path in (
             ("POST", "/v1/webhook-subscriptions"),
             ("GET", "/v1/webhook-subscriptions"),

@@ -79,7 +79,6 @@ def test_two_replicas_started_at_once_on_a_fresh_database_both_come_up(
                 nats_url=nowhere,
                 database_url=urls[service],
                 admin_token="yts_scaled-out-test",
-                tokens_file=tmp_path / "tokens.json",
             ),
             log_path=tmp_path / "logs" / f"{service}-{replica}.log",
         )

@@ -10,13 +10,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import httpx
 import pytest
-from yts_chassis.auth import Role, TokenFile
+from yts_chassis.auth import Role
 
 from tests.reporting.conftest import reporting_app
+from tests.support.access import token_for
 from tests.support.reporting_programme import (
     MEASURES,
     Programme,
@@ -44,21 +44,15 @@ class Readers:
 
 
 @pytest.fixture(scope="module")
-async def readers(
-    own_nats: str, database_factory, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Readers]:
+async def readers(own_nats: str, database_factory) -> AsyncIterator[Readers]:
     programme = generate(schools=8, trainers_per_school=4, sessions=60, seed=7)
-    tokens_file = Path(tmp_path_factory.mktemp("tokens")) / "tokens.json"
-    registry = TokenFile(tokens_file)
     own, other = programme.schools[0].id, programme.schools[1].id
     tokens = {
-        "partner": registry.create(Role.partner, "UNESCO Almaty"),
-        "coordinator": registry.create(Role.coordinator, "deputy principal", own),
-        "other coordinator": registry.create(Role.coordinator, "another deputy", other),
+        "partner": await token_for(own_nats, Role.partner),
+        "coordinator": await token_for(own_nats, Role.coordinator, own),
+        "other coordinator": await token_for(own_nats, Role.coordinator, other),
     }
-    app = reporting_app(
-        own_nats, await database_factory("reporting_access"), tokens_file=tokens_file
-    )
+    app = reporting_app(own_nats, await database_factory("reporting_access"))
     async with serving(app, own_nats, programme) as admin:
         yield Readers(programme, admin, tokens)
 

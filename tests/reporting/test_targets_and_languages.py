@@ -20,13 +20,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openpyxl
 import pytest
-from yts_chassis.auth import Role, TokenFile
+from yts_chassis.auth import Role
 from yts_reporting import i18n
 from yts_reporting.exports import SESSION_COLUMNS
 from yts_reporting.indicators import SchoolRow
@@ -34,6 +33,7 @@ from yts_reporting.settings import ProgrammeTargets, ReportingSettings
 from yts_reporting.targets import TargetPlan
 
 from tests.reporting.conftest import reporting_app
+from tests.support.access import token_for
 from tests.support.reporting_programme import (
     Programme,
     generate,
@@ -60,18 +60,12 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-async def site(
-    own_nats: str, database_factory, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Site]:
+async def site(own_nats: str, database_factory) -> AsyncIterator[Site]:
     programme = generate(schools=20, trainers_per_school=3, sessions=80, seed=11)
-    tokens_file = Path(tmp_path_factory.mktemp("tokens")) / "tokens.json"
-    token = TokenFile(tokens_file).create(
-        Role.coordinator, "deputy principal", programme.schools[3].id
-    )
+    token = await token_for(own_nats, Role.coordinator, programme.schools[3].id)
     app = reporting_app(
         own_nats,
         await database_factory("reporting_targets"),
-        tokens_file=tokens_file,
         district_targets={"Medeu": {"sessions_delivered": MEDEU_SESSIONS}},
     )
     async with serving(app, own_nats, programme) as client:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,12 +17,7 @@ StartSessions = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture(scope="module")
-def tokens_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tokens") / "tokens.json"
-
-
-@pytest.fixture(scope="module")
-def start_sessions(provisioned: str, database_factory, tokens_file: Path) -> StartSessions:
+def start_sessions(provisioned: str, database_factory) -> StartSessions:
     """``async with start_sessions(**settings) as client``: the sessions app on the session's
     nats-server and a fresh database. One at a time: apps share the roster's durable consumer."""
 
@@ -38,7 +32,6 @@ def start_sessions(provisioned: str, database_factory, tokens_file: Path) -> Sta
             SessionsSettings,
             nats_url=provisioned,
             database_url=await database_factory("sessions"),
-            tokens_file=tokens_file,
             **overrides,
         )
         app = create_app(settings)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import nats
@@ -110,11 +109,11 @@ async def test_without_a_key_two_posts_plan_two_sessions(
 
 
 async def test_the_same_key_from_two_tokens_plans_one_session_for_each(
-    sessions: httpx.AsyncClient, cast: Cast, tokens_file: Path
+    sessions: httpx.AsyncClient, cast: Cast, provisioned: str
 ) -> None:
     before = await sessions_of(sessions, cast.school)
     headers = key()
-    coordinator = {**headers, **coordinator_token(tokens_file, cast.school.id)}
+    coordinator = {**headers, **(await coordinator_token(provisioned, cast.school.id))}
     body = plan(cast.school.id, cast.certified[:1])
 
     by_admin = await sessions.post("/v1/sessions", json=body, headers=headers)

@@ -349,11 +349,11 @@ async def test_an_erased_trainer_keeps_its_completions_and_milestones_as_a_tombs
 
 
 async def test_a_coordinator_records_modules_and_reads_progress_only_for_their_own_school(
-    sessions: httpx.AsyncClient, enrolment_events: Enrolment, tokens_file
+    sessions: httpx.AsyncClient, enrolment_events: Enrolment, provisioned: str
 ) -> None:
     ours = await school_with_trainers(enrolment_events, sessions)
     theirs = await school_with_trainers(enrolment_events, sessions)
-    coordinator = coordinator_token(tokens_file, ours.id)
+    coordinator = await coordinator_token(provisioned, ours.id)
     body = {"module_id": "culture-and-identity"}
 
     own = await sessions.post(completion_path(ours.trainers[0]), json=body, headers=coordinator)
@@ -371,10 +371,10 @@ async def test_a_coordinator_records_modules_and_reads_progress_only_for_their_o
 
 
 async def test_partners_and_anonymous_callers_have_no_access_to_the_sessions_service(
-    sessions: httpx.AsyncClient, enrolment_events: Enrolment, tokens_file
+    sessions: httpx.AsyncClient, enrolment_events: Enrolment, provisioned: str
 ) -> None:
     (dana,) = (await school_with_trainers(enrolment_events, sessions)).trainers
-    partner = partner_token(tokens_file)
+    partner = await partner_token(provisioned)
     anonymous = {"Authorization": ""}
     body = {"module_id": "culture-and-identity"}
     for headers, status in ((partner, 403), (anonymous, 401)):

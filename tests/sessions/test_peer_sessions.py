@@ -565,10 +565,10 @@ async def test_an_unknown_session_is_404(sessions: httpx.AsyncClient) -> None:
 
 
 async def test_a_coordinator_records_sessions_only_for_their_own_school(
-    sessions: httpx.AsyncClient, cast: Cast, tokens_file
+    sessions: httpx.AsyncClient, cast: Cast, provisioned: str
 ) -> None:
-    ours = coordinator_token(tokens_file, cast.school.id)
-    theirs = coordinator_token(tokens_file, cast.other_school.id)
+    ours = await coordinator_token(provisioned, cast.school.id)
+    theirs = await coordinator_token(provisioned, cast.other_school.id)
 
     created = await sessions.post(
         "/v1/sessions", json=plan(cast.school.id, cast.certified[:1]), headers=ours
@@ -605,9 +605,9 @@ async def test_a_coordinator_records_sessions_only_for_their_own_school(
 
 
 async def test_a_coordinator_cancels_their_own_schools_session(
-    sessions: httpx.AsyncClient, cast: Cast, tokens_file
+    sessions: httpx.AsyncClient, cast: Cast, provisioned: str
 ) -> None:
-    ours = coordinator_token(tokens_file, cast.school.id)
+    ours = await coordinator_token(provisioned, cast.school.id)
     session = await planned(sessions, cast)
 
     response = await sessions.post(

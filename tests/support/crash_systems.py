@@ -190,7 +190,6 @@ class Replicated(CrashSystem):
                         nats_url=nats_url,
                         database_url=self.database_urls[name],
                         admin_token=self.token,
-                        tokens_file=self.state_dir / "tokens.json",
                         extra={
                             **service_nats_env(name, passwords[name]),
                             **development.get(name, {}),

@@ -9,14 +9,13 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from nats.js.client import JetStreamContext
 from sqlalchemy import select
-from yts_chassis.auth import Role, TokenFile
+from yts_chassis.auth import Role
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -31,6 +30,7 @@ from yts_sessions.curriculum import load_curriculum
 from yts_sessions.settings import CURRICULUM
 from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 
+from tests.support.access import bearer_for
 from tests.support.services import eventually
 
 CORE_MODULES = [m.id for m in load_curriculum(CURRICULUM).modules if m.core]
@@ -183,17 +183,12 @@ def cohort_dates(today: date | None = None) -> tuple[date, date]:
     return today - timedelta(days=120), today + timedelta(days=200)
 
 
-def _bearer(tokens_file: Path, role: Role, school_id: uuid.UUID | None = None) -> dict[str, str]:
-    token = TokenFile(tokens_file).create(role, f"{role.value} {school_id or ''}", school_id)
-    return {"Authorization": f"Bearer {token}"}
+async def coordinator_token(nats_url: str, school_id: uuid.UUID) -> dict[str, str]:
+    return await bearer_for(nats_url, Role.coordinator, school_id)
 
 
-def coordinator_token(tokens_file: Path, school_id: uuid.UUID) -> dict[str, str]:
-    return _bearer(tokens_file, Role.coordinator, school_id)
-
-
-def partner_token(tokens_file: Path) -> dict[str, str]:
-    return _bearer(tokens_file, Role.partner)
+async def partner_token(nats_url: str) -> dict[str, str]:
+    return await bearer_for(nats_url, Role.partner)
 
 
 async def on_roster(client: httpx.AsyncClient, *trainer_ids: uuid.UUID) -> None:

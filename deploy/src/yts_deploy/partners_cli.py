@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from yts_deploy.natsconfig import PROVISIONER, SOURCE_DIR, LocalAccess, admin_connect
+from yts_deploy.natsconfig import PROVISIONER, SOURCE_DIR, LocalAccess, as_admin
 from yts_deploy.partners import (
     Credentials,
     PartnerError,
@@ -56,14 +56,7 @@ class Target:
         return PartnerRegistry(self.config_dir)
 
     def run(self, action: Callable[[Any], Awaitable[T]]) -> T:
-        async def connected() -> T:
-            nc = await admin_connect(self.url, self.user, self.password)
-            try:
-                return await action(nc.jetstream())
-            finally:
-                await nc.close()
-
-        return asyncio.run(connected())
+        return asyncio.run(as_admin(self.url, self.user, self.password, action))
 
     def reload(self) -> None:
         if self.pid_file is not None:

@@ -1,20 +1,19 @@
-"""Bearer-token auth with roles: admin, coordinator (bound to one school), partner (read-only
-reporting). Only SHA-256 hashes of tokens are kept; a token is shown once, when it is made."""
+"""Bearer authentication with roles: admin, coordinator (bound to one school), partner
+(read-only reporting).
+
+A bearer is the bootstrap admin token of the service's settings, a static token (kept as its
+SHA-256 in the tokens bucket, with an expiry and a revocation), or a signed-in person's
+short-lived signed token (``yts_chassis.access.people``). Every check is made against the
+service's in-memory copy of the access buckets (``yts_chassis.access.view``); until that copy
+has loaded, a bearer other than the bootstrap admin gets a 503, never a guess.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
-import os
-import secrets
-import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,142 +21,151 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
+from yts_chassis.access.people import (
+    KeyUnknown,
+    TokenRefused,
+    looks_like_person_token,
+    read_person_token,
+)
+from yts_chassis.access.principal import Principal, Role
+from yts_chassis.access.records import (
+    hash_token,
+    person_key,
+    session_key,
+    signing_key_key,
+    token_key,
+)
+from yts_chassis.access.view import AccessView, KindCopy
 from yts_chassis.errors import Problem
 from yts_chassis.refusals import NotYourSchool, problem_of
 
-TOKEN_PREFIX = "yts_"
+__all__ = [
+    "Authenticator",
+    "Principal",
+    "Role",
+    "TokenRegistry",
+    "caller_identity",
+    "ensure_school_access",
+    "hash_token",
+    "require_roles",
+    "school_scope",
+]
+
+_UNKNOWN = TokenRefused("Unknown token", "The bearer token is not valid (revoked or mistyped).")
 
 
-class Role(StrEnum):
-    admin = "admin"
-    coordinator = "coordinator"
-    partner = "partner"
+class _NotHeld(Exception):
+    """The copy lacks an entry that may exist (made an instant ago): ask the bucket."""
+
+    def __init__(self, copy: KindCopy[Any], key: str) -> None:
+        super().__init__(key)
+        self.copy = copy
+        self.key = key
 
 
-@dataclass(frozen=True)
-class Principal:
-    role: Role
-    label: str
-    school_id: uuid.UUID | None = None
-
-    def may_act_for_school(self, school_id: uuid.UUID) -> bool:
-        return self.role is Role.admin or (
-            self.role is Role.coordinator and self.school_id == school_id
-        )
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def generate_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class TokenRecord:
-    sha256: str
-    role: Role
-    label: str
-    school_id: uuid.UUID | None = None
-    created_at: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sha256": self.sha256,
-            "role": self.role.value,
-            "label": self.label,
-            "school_id": str(self.school_id) if self.school_id else None,
-            "created_at": self.created_at,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> TokenRecord:
-        school = raw.get("school_id")
-        return cls(
-            sha256=raw["sha256"],
-            role=Role(raw["role"]),
-            label=raw.get("label", ""),
-            school_id=uuid.UUID(school) if school else None,
-            created_at=raw.get("created_at", ""),
-        )
-
-
-class TokenFile:
-    """The registry file shared by the services (``yts tokens create`` appends to it)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def read(self) -> list[TokenRecord]:
-        if not self.path.exists():
-            return []
-        raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        return [TokenRecord.from_json(item) for item in raw.get("tokens", [])]
-
-    def create(self, role: Role, label: str, school_id: uuid.UUID | None = None) -> str:
-        """Store the hash of a new token and return the token itself (shown once)."""
-        if role is Role.coordinator and school_id is None:
-            raise ValueError("a coordinator token is bound to a school: give its id")
-        if role is not Role.coordinator and school_id is not None:
-            raise ValueError("only coordinator tokens are bound to a school")
-        token = generate_token()
-        record = TokenRecord(
-            sha256=hash_token(token),
-            role=role,
-            label=label,
-            school_id=school_id,
-            created_at=datetime.now(UTC).isoformat(),
-        )
-        records = [*self.read(), record]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"tokens": [r.to_json() for r in records]}, indent=2), encoding="utf-8"
-        )
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.path)
-        return token
-
-
-class TokenRegistry:
-    """Answers "who holds this token?"; re-reads the token file when it changes."""
+class Authenticator:
+    """Answers "who holds this bearer token?" from the service's copy of the access buckets."""
 
     def __init__(
-        self, admin_token: SecretStr | None = None, tokens_file: Path | None = None
+        self,
+        admin_token: SecretStr | None,
+        view: AccessView,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        load_wait_seconds: float = 0.0,
     ) -> None:
         self._admin_hash = hash_token(admin_token.get_secret_value()) if admin_token else None
-        self._file = TokenFile(tokens_file) if tokens_file else None
-        self._records: dict[str, TokenRecord] = {}
-        self._version: tuple[int, int, int] | None = None
-        self._lock = threading.Lock()
+        self.view = view
+        self.clock = clock
+        self.load_wait_seconds = load_wait_seconds
 
-    def _refresh(self) -> None:
-        if self._file is None:
-            return
+    def _bootstrap_admin(self, digest: str) -> bool:
+        return self._admin_hash is not None and hmac.compare_digest(digest, self._admin_hash)
+
+    def _who(self, token: str, *, looked_up: bool) -> Principal:
+        digest = hash_token(token)
+        if self._bootstrap_admin(digest):
+            return Principal(role=Role.admin, label="bootstrap admin", caller=digest)
+        if not self.view.loaded:
+            raise Problem(
+                503,
+                "Access data not loaded yet",
+                "This service is still loading who may call it; retry in a moment.",
+                headers={"Retry-After": "1"},
+            )
+        if looks_like_person_token(token):
+            return self._person(token, looked_up=looked_up)
+        record = self.view.tokens.get(token_key(digest))
+        if record is None:
+            if not looked_up:
+                raise _NotHeld(self.view.tokens, token_key(digest))
+            raise _UNKNOWN
+        if record.revoked_at is not None:
+            raise TokenRefused("Token revoked", "This token was revoked; ask programme staff.")
+        if record.expired(self.clock()):
+            raise TokenRefused(
+                "Token expired",
+                f"This token expired on {record.expires_at:%Y-%m-%d}; ask programme staff.",
+            )
+        return Principal(
+            role=record.role, label=record.label, school_id=record.school_id, caller=digest
+        )
+
+    def _person(self, token: str, *, looked_up: bool) -> Principal:
+        view = self.view
         try:
-            stat = self._file.path.stat()
-        except FileNotFoundError:
-            self._records, self._version = {}, None
-            return
-        # The file is replaced atomically on every change: a new inode even when two writes
-        # fall within the file system's timestamp granularity.
-        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            if version != self._version:
-                self._records = {r.sha256: r for r in self._file.read()}
-                self._version = version
+            claims = read_person_token(
+                token, lambda kid: view.signing_keys.get(signing_key_key(kid)), self.clock()
+            )
+        except KeyUnknown as unknown:
+            if not looked_up:
+                raise _NotHeld(view.signing_keys, signing_key_key(unknown.kid)) from None
+            raise TokenRefused(
+                "Invalid access token", "The key that signed this token is not known."
+            ) from None
+        if view.revocations.get(session_key(claims.session_id)) is not None:
+            raise TokenRefused("Signed out", "This sign-in session has ended; sign in again.")
+        revoked = view.revocations.get(person_key(claims.person_id))
+        if revoked is not None and claims.issued_at <= revoked.revoked_at:
+            raise TokenRefused("Access revoked", "Your access was revoked; ask programme staff.")
+        return Principal(
+            role=claims.role,
+            label=f"person {claims.person_id}",
+            school_id=claims.school_id,
+            caller=f"person:{claims.person_id}",
+            person_id=claims.person_id,
+            session_id=claims.session_id,
+        )
+
+    async def authenticate(self, token: str) -> Principal:
+        """The caller, or a 401 saying why not (a 503 if the copy has not loaded within
+        ``load_wait_seconds``)."""
+        if not self._bootstrap_admin(hash_token(token)):
+            await self.view.until_loaded(self.load_wait_seconds)
+        try:
+            try:
+                return self._who(token, looked_up=False)
+            except _NotHeld as missing:
+                await self.view.look_up(missing.copy, missing.key)
+                return self._who(token, looked_up=True)
+        except TokenRefused as refused:
+            raise Problem(
+                401,
+                refused.title,
+                refused.detail,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
 
     def identify(self, token: str) -> Principal | None:
-        digest = hash_token(token)
-        if self._admin_hash and hmac.compare_digest(digest, self._admin_hash):
-            return Principal(role=Role.admin, label="bootstrap admin")
-        self._refresh()
-        record = self._records.get(digest)
-        if record is None:
+        """The caller from the copy alone, or None (unknown, expired or revoked); a 503
+        problem while the copy loads."""
+        try:
+            return self._who(token, looked_up=True)
+        except TokenRefused:
             return None
-        return Principal(role=record.role, label=record.label, school_id=record.school_id)
 
+
+# The name reporting's access.py knows it by.
+TokenRegistry = Authenticator
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 
@@ -169,7 +177,7 @@ def require_roles(*roles: Role) -> Callable[..., Any]:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        registry: TokenRegistry = request.app.state.tokens
+        authenticator: Authenticator = request.app.state.tokens
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Problem(
                 401,
@@ -177,14 +185,7 @@ def require_roles(*roles: Role) -> Callable[..., Any]:
                 "Send `Authorization: Bearer <token>`; ask programme staff for one.",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        principal = registry.identify(credentials.credentials)
-        if principal is None:
-            raise Problem(
-                401,
-                "Unknown token",
-                "The bearer token is not valid (revoked or mistyped).",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+        principal = await authenticator.authenticate(credentials.credentials)
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise Problem(
@@ -197,16 +198,18 @@ def require_roles(*roles: Role) -> Callable[..., Any]:
     return dependency
 
 
-def caller_identity(request: Request) -> str | None:
-    """Who sent the request, as the SHA-256 of its bearer token when that token is valid; None
-    otherwise. One id per token: two tokens of one role, label or school are two callers."""
+async def caller_identity(request: Request) -> str | None:
+    """Who sent the request (``Principal.caller``: a static token's SHA-256, or the person
+    signed in) when its bearer token is valid; None otherwise. Two tokens of one role, label
+    or school are two callers; a person's successive access tokens are one."""
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     if scheme.lower() != "bearer" or not token:
         return None
-    registry: TokenRegistry = request.app.state.tokens
-    if registry.identify(token) is None:
+    authenticator: Authenticator = request.app.state.tokens
+    try:
+        return (await authenticator.authenticate(token)).caller
+    except Problem:
         return None
-    return hash_token(token)
 
 
 def ensure_school_access(principal: Principal, school_id: uuid.UUID) -> None:

@@ -195,7 +195,7 @@ class IdempotencyKeys:
                 "printable_ascii",
                 f"1 to {MAX_KEY_LENGTH} printable ASCII characters, without spaces at the ends",
             )
-        caller = caller_identity(request)
+        caller = await caller_identity(request)
         if caller is None or slot.claim is not None:
             return  # no valid token: the route's own authentication answers
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")

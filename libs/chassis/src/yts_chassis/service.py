@@ -21,7 +21,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.routing import Match
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from yts_chassis.auth import TokenRegistry
+from yts_chassis.access.view import AccessView
+from yts_chassis.auth import Authenticator
 from yts_chassis.bodylimit import RequestBodyLimit
 from yts_chassis.broker import make_broker
 from yts_chassis.consumer import EventConsumer, EventHandler, RetryPolicy
@@ -87,7 +88,11 @@ class ServiceRuntime:
             poll_seconds=settings.outbox_poll_seconds,
             publish_timeout=settings.publish_timeout_seconds,
         )
-        self.tokens = TokenRegistry(settings.admin_token, settings.tokens_file)
+        # Who may call: a copy of the access buckets, followed once NATS is connected.
+        self.access = AccessView()
+        self.tokens = Authenticator(
+            settings.admin_token, self.access, load_wait_seconds=settings.access_load_wait_seconds
+        )
         self.idempotency = IdempotencyKeys(
             self.db,
             messaging.idempotency,
@@ -156,6 +161,7 @@ class ServiceRuntime:
         )
         await connecting(self.broker.start)
         self.broker_started = True
+        self.access.start(self.jetstream)
         self.relay.wake()
         log.info("connected to NATS", servers=self.settings.nats_servers)
 
@@ -186,6 +192,7 @@ class ServiceRuntime:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
+        await self.access.stop()
         if self.broker_started:
             # Together, not one after another: the stop is bounded by the slowest handler,
             # not by the sum of them (notifications has four subscribers).
@@ -248,7 +255,7 @@ class ServiceRuntime:
         app.add_middleware(_HttpMetrics, service=self.service)
         app.include_router(
             health_router(
-                {"database": self.db.ping, "nats": self.nats_ready},
+                {"database": self.db.ping, "nats": self.nats_ready, "access": self.access.ready},
                 details=self._outbox_details,
             )
         )

@@ -6,7 +6,6 @@ start-up: a bad value stops the service with an error that names the variable.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,8 +51,11 @@ class ServiceSettings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description="bootstrap admin bearer token (kept only as a hash in memory)"
     )
-    tokens_file: Path | None = Field(
-        default=None, description="JSON registry of hashed bearer tokens written by `yts tokens`"
+    access_load_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long a request waits, while the service starts, for its copy of the "
+        "access bucket before it is answered 503",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
