@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from yts_contracts import (
     CATALOG,
+    CREDENTIALS_STREAM,
     DLQ_STREAM,
     ENROLMENT_STREAM,
     MILESTONES_STREAM,
@@ -30,6 +31,8 @@ DESIGNED_TYPES = {
     "yts.sessions.session.completed.v1",
     "yts.sessions.session.cancelled.v1",
     "yts.milestones.milestone.reached.v1",
+    "yts.credentials.credential.issued.v1",
+    "yts.credentials.credential.revoked.v1",
 }
 
 
@@ -45,7 +48,7 @@ def test_catalogue_lookup() -> None:
     spec = CATALOG.get("yts.enrolment.trainer.enrolled.v1")
     assert spec == EventSpec.of(TrainerEnrolled)
     assert CATALOG.get("yts.enrolment.trainer.enrolled.v9") is None
-    assert len(CATALOG) == len(list(CATALOG)) == 10
+    assert len(CATALOG) == len(list(CATALOG)) == 12
 
 
 def test_catalogue_by_stream() -> None:
@@ -53,6 +56,7 @@ def test_catalogue_by_stream() -> None:
     assert len(CATALOG.by_stream(ENROLMENT_STREAM)) == 5
     assert len(CATALOG.by_stream(SESSIONS_STREAM)) == 3
     assert len(CATALOG.by_stream(MILESTONES_STREAM)) == 1
+    assert len(CATALOG.by_stream(CREDENTIALS_STREAM)) == 2
     assert len(CATALOG.by_stream(DLQ_STREAM)) == 0
 
 
@@ -74,6 +78,7 @@ def test_streams_are_those_of_the_design() -> None:
         ("YTS_ENROLMENT", ("yts.enrolment.>",), True),
         ("YTS_SESSIONS", ("yts.sessions.>",), True),
         ("YTS_MILESTONES", ("yts.milestones.>",), True),
+        ("YTS_CREDENTIALS", ("yts.credentials.>",), True),
         ("YTS_PRIVATE", ("yts.private.>",), False),
         ("YTS_DLQ", ("yts.dlq.>",), False),
     ]

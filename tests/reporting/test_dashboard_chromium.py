@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import nats
 import pytest
-import uvicorn
-from yts_deploy.natsserver import free_port
 
 from tests.reporting.conftest import reporting_app
+from tests.support.browser import chromium, needs_chromium, served_by_uvicorn
 from tests.support.reporting_png import distinct_colours, png_size
 from tests.support.reporting_programme import (
     Programme,
@@ -31,15 +28,9 @@ from tests.support.reporting_programme import (
 )
 from tests.support.services import ADMIN_TOKEN, eventually
 
-CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run does)"
-    ),
-    pytest.mark.timeout(180),
-]
+pytestmark = [needs_chromium, pytest.mark.timeout(180)]
 
 
 @dataclass
@@ -56,23 +47,8 @@ async def dashboard_database_url(database_factory) -> str:
 @pytest.fixture(scope="module")
 def uvicorn_server(own_nats: str, dashboard_database_url: str) -> Iterator[str]:
     """The real app under uvicorn, in a thread with its own event loop."""
-    app = reporting_app(own_nats, dashboard_database_url)
-    server_port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=server_port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server_port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served_by_uvicorn(reporting_app(own_nats, dashboard_database_url)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -90,17 +66,8 @@ async def served(own_nats: str, uvicorn_server: str) -> Served:
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def test_the_dashboard_renders_cards_charts_and_table_with_data_offline(

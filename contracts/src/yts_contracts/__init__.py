@@ -5,6 +5,12 @@ Pydantic models of every event's data, the CloudEvents binding over NATS, the ca
 """
 
 from yts_contracts.catalog import CATALOG, Catalog, EventSpec
+from yts_contracts.credentials import (
+    Achievement,
+    CredentialIssued,
+    CredentialRevoked,
+    RevocationReason,
+)
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -42,6 +48,7 @@ from yts_contracts.sessions import (
     SessionCompleted,
 )
 from yts_contracts.streams import (
+    CREDENTIALS_STREAM,
     DLQ_STREAM,
     ENROLMENT_STREAM,
     MILESTONES_STREAM,
@@ -58,6 +65,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CATALOG",
+    "CREDENTIALS_STREAM",
     "DLQ_STREAM",
     "ENROLMENT_STREAM",
     "MILESTONES_STREAM",
@@ -65,11 +73,14 @@ __all__ = [
     "PRIVATE_STREAM",
     "SESSIONS_STREAM",
     "STREAMS",
+    "Achievement",
     "CancellationReason",
     "Catalog",
     "CloudEventAttributes",
     "CohortOpened",
     "ContractViolation",
+    "CredentialIssued",
+    "CredentialRevoked",
     "District",
     "EventData",
     "EventSpec",
@@ -83,6 +94,7 @@ __all__ = [
     "NatsEnvelope",
     "Participants",
     "ReceivedEvent",
+    "RevocationReason",
     "SchoolContact",
     "SchoolRegistered",
     "SessionCancelled",

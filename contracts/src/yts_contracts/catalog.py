@@ -10,6 +10,7 @@ import builtins
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from yts_contracts.credentials import CredentialIssued, CredentialRevoked
 from yts_contracts.enrolment import (
     CohortOpened,
     SchoolRegistered,
@@ -105,4 +106,6 @@ CATALOG = Catalog.of(
     SessionCompleted,
     SessionCancelled,
     MilestoneReached,
+    CredentialIssued,
+    CredentialRevoked,
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 ENROLMENT_STREAM = "YTS_ENROLMENT"
 SESSIONS_STREAM = "YTS_SESSIONS"
 MILESTONES_STREAM = "YTS_MILESTONES"
+CREDENTIALS_STREAM = "YTS_CREDENTIALS"
 PRIVATE_STREAM = "YTS_PRIVATE"
 DLQ_STREAM = "YTS_DLQ"
 
@@ -46,6 +47,13 @@ STREAMS: tuple[StreamSpec, ...] = (
         MILESTONES_STREAM,
         ("yts.milestones.>",),
         "Milestones reached by trainers, schools and the programme. File storage, kept for replay.",
+        public=True,
+    ),
+    StreamSpec(
+        CREDENTIALS_STREAM,
+        ("yts.credentials.>",),
+        "Verifiable credentials issued to trainers for their milestones, and revoked. File "
+        "storage, kept for replay.",
         public=True,
     ),
     StreamSpec(

@@ -6,15 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from yts_chassis.auth import Principal, Role, ensure_school_access, require_roles, school_scope
 from yts_chassis.errors import Problem
 from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 
-from yts_enrolment import queries, usecases
+from yts_enrolment import certificates, queries, usecases
 from yts_enrolment.domain import District, TrainerStatus
+from yts_enrolment.errors import CredentialNotKnown, CredentialRevoked
 from yts_enrolment.schemas import (
+    CertificateOut,
     CohortIn,
     CohortOut,
     SchoolIn,
@@ -23,7 +25,7 @@ from yts_enrolment.schemas import (
     TrainerOut,
     WithdrawalIn,
 )
-from yts_enrolment.store import Cohort, School, Trainer
+from yts_enrolment.store import Cohort, School, Trainer, TrainerCredential
 
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Staff = Annotated[Principal, Depends(require_roles(Role.admin, Role.coordinator))]
@@ -46,6 +48,12 @@ def cohort_out(cohort: Cohort) -> CohortOut:
 def trainer_out(trainer: Trainer) -> TrainerOut:
     out = TrainerOut.model_validate(trainer, from_attributes=True)
     return out.model_copy(update={"erased": trainer.erased_at is not None})
+
+
+def certificate_out(credential: TrainerCredential) -> CertificateOut:
+    out = CertificateOut.model_validate(credential, from_attributes=True)
+    pdf = f"/v1/trainers/{credential.trainer_id}/certificates/{credential.credential_id}.pdf"
+    return out.model_copy(update={"certificate_url": pdf})
 
 
 def build_router(deps: usecases.Deps) -> APIRouter:
@@ -141,6 +149,68 @@ def build_router(deps: usecases.Deps) -> APIRouter:
             raise Problem.not_found("trainer", trainer_id)
         ensure_school_access(principal, trainer.school_id)
         return trainer_out(trainer)
+
+    @router.get(
+        "/trainers/{trainer_id}/certificates",
+        tags=["certificates"],
+        summary="The trainer's credentials, each with its printable certificate",
+    )
+    async def list_certificates(trainer_id: uuid.UUID, principal: Staff) -> list[CertificateOut]:
+        trainer = await _trainer_seen_by(trainer_id, principal)
+        found = await queries.trainer_credentials(deps.db, trainer.id)
+        return [certificate_out(credential) for credential in found]
+
+    @router.get(
+        "/trainers/{trainer_id}/certificates/{credential_id}.pdf",
+        tags=["certificates"],
+        summary="A printable certificate (A4 PDF) with the trainer's name and a QR code",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/pdf": {}}},
+            409: {"description": "the credential was revoked"},
+        },
+    )
+    async def certificate(
+        trainer_id: uuid.UUID,
+        credential_id: uuid.UUID,
+        principal: Staff,
+        lang: Annotated[
+            str | None, Query(pattern="^(kk|ru|en)$", description="kk, ru or en")
+        ] = None,
+    ) -> Response:
+        """In the language asked for, else the trainer's first language, else Kazakh."""
+        trainer = await _trainer_seen_by(trainer_id, principal)
+        credential = await queries.trainer_credential(deps.db, trainer.id, credential_id)
+        if credential is None:
+            raise CredentialNotKnown(credential_id)
+        if credential.revoked_at is not None:
+            raise CredentialRevoked(credential_id)
+        pdf = certificates.render(
+            certificates.Certificate(
+                trainer_name=f"{trainer.first_name} {trainer.last_name}",
+                achievement=credential.achievement,
+                issued_on=credential.issued_on,
+                verification_url=credential.verification_url,
+                credential_id=str(credential.credential_id),
+                lang=certificates.language_for(lang, trainer.languages),
+            )
+        )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="certificate-{credential_id}.pdf"',
+                # A minor's name: never kept by a shared cache.
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def _trainer_seen_by(trainer_id: uuid.UUID, principal: Principal) -> Trainer:
+        trainer = await queries.trainer(deps.db, trainer_id)
+        if trainer is None or trainer.erased_at is not None:
+            raise Problem.not_found("trainer", trainer_id)
+        ensure_school_access(principal, trainer.school_id)
+        return trainer
 
     @router.post(
         "/trainers/{trainer_id}/withdrawal",

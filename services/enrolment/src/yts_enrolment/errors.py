@@ -172,3 +172,19 @@ class TrainerNotActive(Conflict):
                 f"the trainer is {status}; only an active trainer can be withdrawn",
             )
         )
+
+
+class CredentialNotKnown(NotFound):
+    def __init__(self, credential_id: uuid.UUID) -> None:
+        super().__init__("credential", credential_id)
+
+
+class CredentialRevoked(Conflict):
+    def __init__(self, credential_id: uuid.UUID) -> None:
+        super().__init__(
+            Breach(
+                "credential_id",
+                "not_revoked",
+                f"credential {credential_id} was revoked: it has no certificate to print",
+            )
+        )

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from yts_chassis.service import ServiceRuntime
 from yts_chassis.settings import load_settings
 
-from yts_enrolment import api, disk_erasure, store, usecases
+from yts_enrolment import api, disk_erasure, store, subscriptions, usecases
 from yts_enrolment.settings import EnrolmentSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,5 +32,6 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         title="YTS enrolment",
         description=DESCRIPTION,
         routers=[api.build_router(deps)],
+        subscriptions=[subscriptions.build_router(runtime)],
     )
     return app

@@ -10,7 +10,7 @@ from yts_chassis.database import Database
 from yts_chassis.paging import Slice, page
 
 from yts_enrolment.domain import District, TrainerStatus
-from yts_enrolment.store import Cohort, School, Trainer
+from yts_enrolment.store import Cohort, School, Trainer, TrainerCredential
 
 
 async def schools(
@@ -58,3 +58,21 @@ async def trainers(
 async def trainer(db: Database, trainer_id: uuid.UUID) -> Trainer | None:
     async with db.session() as session:
         return await session.get(Trainer, trainer_id)
+
+
+async def trainer_credentials(db: Database, trainer_id: uuid.UUID) -> list[TrainerCredential]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(TrainerCredential)
+            .where(col(TrainerCredential.trainer_id) == trainer_id)
+            .order_by(col(TrainerCredential.issued_on), col(TrainerCredential.credential_id))
+        )
+        return list(rows)
+
+
+async def trainer_credential(
+    db: Database, trainer_id: uuid.UUID, credential_id: uuid.UUID
+) -> TrainerCredential | None:
+    async with db.session() as session:
+        credential = await session.get(TrainerCredential, credential_id)
+    return credential if credential is not None and credential.trainer_id == trainer_id else None

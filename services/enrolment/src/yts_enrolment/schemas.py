@@ -195,3 +195,15 @@ class TrainerOut(BaseModel):
     guardian_name: str | None = None
     guardian_consent_on: date | None = None
     notes: str | None = None
+
+
+class CertificateOut(BaseModel):
+    """A credential the credentials service issued to the trainer, and where its printable
+    certificate is."""
+
+    credential_id: uuid.UUID
+    achievement: str = Field(description="certified, first_session, sessions.5 or peers.100")
+    issued_on: date
+    verification_url: str = Field(description="the public page the certificate's QR code opens")
+    revoked_at: datetime | None = None
+    certificate_url: str = Field(default="", description="the A4 PDF (no certificate if revoked)")

@@ -79,5 +79,19 @@ class Trainer(EnrolmentTable, table=True):
     person_key: str | None = Field(default=None, max_length=64)
 
 
+class TrainerCredential(EnrolmentTable, table=True):
+    """A verifiable credential the credentials service issued to a trainer (from
+    ``credential.issued``), for the printable certificate; erasure deletes it."""
+
+    __tablename__ = "trainer_credentials"
+
+    credential_id: uuid.UUID = Field(primary_key=True)
+    trainer_id: uuid.UUID = Field(foreign_key="trainers.id", index=True)
+    achievement: str = Field(max_length=40)
+    issued_on: date
+    verification_url: str = Field(max_length=500)
+    revoked_at: datetime | None = None
+
+
 metadata = EnrolmentTable.metadata
 messaging = define_messaging_tables(metadata)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -48,7 +48,7 @@ from yts_enrolment.errors import (
     WithdrawnInFuture,
 )
 from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn, WithdrawalIn
-from yts_enrolment.store import Cohort, School, Trainer
+from yts_enrolment.store import Cohort, School, Trainer, TrainerCredential
 
 
 @dataclass(frozen=True)
@@ -277,6 +277,10 @@ async def erase_personal_data(deps: Deps, trainer_id: uuid.UUID, principal: Prin
         trainer.notes = None
         trainer.person_key = None
         trainer.erased_at = _now()
+        # Their credentials' references go too (the credentials service revokes them).
+        await session.execute(
+            delete(TrainerCredential).where(col(TrainerCredential.trainer_id) == trainer.id)
+        )
         # The response to their enrolment, kept for Idempotency-Key retries, held them too.
         await deps.idempotency.erase_mentions(session, str(trainer.id))
         await deps.outbox.add(
