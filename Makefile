@@ -23,7 +23,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml libs/*/pyproject.
 
 sync: $(VENV)/.synced
 
-up: sync  ## run NATS and the four services locally (Ctrl-C stops)
+up: sync  ## run NATS and the five services locally (Ctrl-C stops)
 	$(BIN)/yts up
 
 demo: sync  ## the same, filled with a demo programme

@@ -89,6 +89,8 @@ INTEGRATION_FIXTURES = frozenset(
 HEAVY_PATHS = (
     "test_workspace.py",  # a venv per workspace member
     "reporting/test_dashboard_chromium.py",  # Chromium
+    "credentials/test_pages_chromium.py",  # Chromium
+    "workspace/test_workspace_chromium.py",  # Chromium against `yts up`'s processes
     "reliability/",  # the short runs: crashes under load, 3-node cluster, SIGTERM, fuzzing
     "e2e/test_crash_recovery.py",  # the whole system as processes, killed mid-flow
     "e2e/test_readme_walkthrough.py",  # the whole system as processes, twice

@@ -24,6 +24,7 @@ MEMBERS = {
     "yts-sessions": ("yts_sessions", "yts_sessions.main"),
     "yts-notifications": ("yts_notifications", "yts_notifications.main"),
     "yts-reporting": ("yts_reporting", "yts_reporting.main"),
+    "yts-credentials": ("yts_credentials", "yts_credentials.main"),
     "yts-deploy": ("yts_deploy", "yts_deploy.cli"),
 }
 

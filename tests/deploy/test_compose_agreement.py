@@ -19,6 +19,7 @@ import yaml
 from typer.testing import CliRunner
 from yts_chassis.settings import ServiceSettings
 from yts_contracts.streams import STREAMS
+from yts_credentials.settings import CredentialsSettings
 from yts_deploy.cli import app
 from yts_deploy.natsconfig import (
     PLATFORM_USERS,
@@ -48,6 +49,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "sessions": SessionsSettings,
     "notifications": NotificationsSettings,
     "reporting": ReportingSettings,
+    "credentials": CredentialsSettings,
 }
 # Settings every service must be given in production, whatever their defaults.
 ESSENTIAL = (
@@ -57,7 +59,6 @@ ESSENTIAL = (
     "nats_password",
     "nats_inbox_prefix",
     "admin_token",
-    "tokens_file",
     "log_format",
 )
 ESSENTIAL_FOR = {"notifications": ("smtp_host", "smtp_port", "smtp_security", "mail_sender")}
@@ -215,7 +216,11 @@ def test_the_rebuild_tool_runs_reporting_as_the_rebuild_user() -> None:
 @pytest.mark.parametrize("service", SERVICE_USERS)
 def test_service_permissions_name_exactly_its_own_durable_consumers(service: str) -> None:
     publish = USERS[service]["publish"]
-    granted = {s for s in publish if s.startswith(("$JS.API.CONSUMER.", "$JS.ACK."))}
+    granted = {
+        s
+        for s in publish
+        if s.startswith(("$JS.API.CONSUMER.", "$JS.ACK.")) and s not in ACCESS_READ
+    }
     expected = set()
     for consumer in consumers_of(service):
         expected |= {
@@ -224,9 +229,28 @@ def test_service_permissions_name_exactly_its_own_durable_consumers(service: str
             f"$JS.ACK.{consumer.stream}.{consumer.durable}.>",
         }
     assert granted == expected
-    assert not [s for s in publish if s.startswith("$JS.API.STREAM.")]
+    assert not [s for s in publish if s.startswith("$JS.API.STREAM.") and s not in ACCESS_READ]
     dead_letters = f"yts.dlq.{service}.>"
     assert (dead_letters in publish) == bool(consumers_of(service))
+
+
+# What the chassis needs to follow the access bucket (yts_chassis.access.view): a watch (an
+# ordered consumer, with its flow control) and a direct get. Reading only: no `$KV.` publish.
+ACCESS_READ = {
+    "$JS.API.STREAM.INFO.KV_yts-access",
+    "$JS.API.CONSUMER.CREATE.KV_yts-access",
+    "$JS.API.CONSUMER.CREATE.KV_yts-access.>",
+    "$JS.API.CONSUMER.INFO.KV_yts-access.*",
+    "$JS.API.DIRECT.GET.KV_yts-access.>",
+    "$JS.FC.KV_yts-access.>",
+}
+
+
+@pytest.mark.parametrize("service", SERVICE_USERS)
+def test_every_service_may_read_the_access_bucket_and_none_may_write_it(service: str) -> None:
+    publish = set(USERS[service]["publish"])
+    assert publish >= ACCESS_READ
+    assert not [s for s in publish if s.startswith("$KV.")]
 
 
 def test_the_rebuild_user_reaches_only_the_rebuilds_own_consumers() -> None:

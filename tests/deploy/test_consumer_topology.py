@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 from yts_chassis.topology import DurableConsumer
+from yts_credentials import subscriptions as credentials_subscriptions
+from yts_credentials.main import create_app as credentials_app
+from yts_credentials.settings import CredentialsSettings
 from yts_deploy.natsconfig import SERVICE_USERS
 from yts_deploy.topology import SERVICE_CONSUMERS, consumers_of
+from yts_enrolment import subscriptions as enrolment_subscriptions
 from yts_enrolment.main import create_app as enrolment_app
 from yts_enrolment.settings import EnrolmentSettings
 from yts_notifications import subscriptions as notifications_subscriptions
@@ -29,18 +33,20 @@ from yts_sessions.settings import SessionsSettings
 
 from tests.support.services import settings_for
 
-# What each service declares it reads (enrolment reads no stream: it has no subscriptions).
+# What each service declares it reads.
 DECLARED: dict[str, tuple[DurableConsumer, ...]] = {
-    "enrolment": (),
+    "enrolment": enrolment_subscriptions.CONSUMERS,
     "sessions": sessions_subscriptions.CONSUMERS,
     "notifications": notifications_subscriptions.CONSUMERS,
     "reporting": reporting_subscriptions.CONSUMERS,
+    "credentials": credentials_subscriptions.CONSUMERS,
 }
 APPS: dict[str, tuple[Any, type[Any]]] = {
     "enrolment": (enrolment_app, EnrolmentSettings),
     "sessions": (sessions_app, SessionsSettings),
     "notifications": (notifications_app, NotificationsSettings),
     "reporting": (reporting_app, ReportingSettings),
+    "credentials": (credentials_app, CredentialsSettings),
 }
 
 

@@ -106,6 +106,34 @@ def test_the_dashboard_and_the_indicators_show_the_programme(demo_system: Runnin
     assert "text/html" in dashboard.headers["content-type"]
 
 
+def test_every_certified_trainer_of_the_demo_holds_a_credential_that_verifies(
+    demo_system: Running,
+) -> None:
+    reporting = demo_system.url_of("reporting")
+    issuer = demo_system.url_of("credentials")
+    auth = {"Authorization": f"Bearer {demo_system.token}"}
+    indicators = httpx.get(f"{reporting}/v1/indicators", headers=auth, timeout=10).json()
+    certified = indicator_value(indicators, "trainers_certified")
+    assert certified >= 1
+
+    def issued() -> list[dict]:
+        answer = httpx.get(
+            f"{issuer}/v1/credentials",
+            params={"achievement": "certified", "limit": 500},
+            headers=auth,
+            timeout=10,
+        )
+        items = list(answer.json()["items"])
+        return items if len(items) == certified else []
+
+    for credential in eventually_sync(issued, timeout=60):
+        token = httpx.get(f"{issuer}/credentials/{credential['credential_id']}.jwt", timeout=10)
+        verdict = httpx.post(
+            f"{issuer}/v1/verifications", json={"credential": token.text}, timeout=10
+        ).json()["verdict"]
+        assert verdict == "valid", credential
+
+
 def test_a_partner_reads_the_demos_events_with_the_printed_credentials(
     demo_system: Running,
 ) -> None:

@@ -1,6 +1,7 @@
-"""Provisioning of streams and durable consumers on a real nats-server: it creates what the
-design lists, is idempotent, reports hand-made changes as drift without touching them, and
-restores them only when asked. Each test gets its own server because tests change configs."""
+"""Provisioning of streams, durable consumers and the access bucket on a real nats-server: it
+creates what the design lists, is idempotent, reports hand-made changes as drift without
+touching them, and restores them only when asked. Each test gets its own server because tests
+change configs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, StorageType
 from nats.js.client import JetStreamContext
 from typer.testing import CliRunner
+from yts_chassis.access.buckets import ACCESS_BUCKET, ACCESS_STREAM
 from yts_contracts.streams import DLQ_STREAM, PRIVATE_STREAM, STREAMS
 from yts_deploy.cli import app
 from yts_deploy.natsserver import NatsServer
@@ -29,12 +31,18 @@ DESIGN_STREAMS = {
     "YTS_ENROLMENT": ["yts.enrolment.>"],
     "YTS_SESSIONS": ["yts.sessions.>"],
     "YTS_MILESTONES": ["yts.milestones.>"],
+    "YTS_CREDENTIALS": ["yts.credentials.>"],
     "YTS_PRIVATE": ["yts.private.>"],
     "YTS_DLQ": ["yts.dlq.>"],
 }
 ALL_LABELS = sorted(
     [f"stream {spec.name}" for spec in STREAMS]
     + [f"consumer {c.stream}/{c.durable}" for c in SERVICE_CONSUMERS]
+    + [f"bucket {ACCESS_BUCKET}"]
+    + [
+        f"bucket {name}"
+        for name in ("yts-workspace-people", "yts-workspace-links", "yts-workspace-signins")
+    ]
 )
 
 
@@ -185,6 +193,25 @@ async def test_a_consumer_changed_by_hand_is_drift_until_fixed(
     fixed = await provision(jetstream, fix=True)
     assert fixed.ok
     assert (await jetstream.consumer_info(consumer.stream, consumer.durable)).config == original
+
+
+async def test_the_access_bucket_keeps_one_value_a_key_on_file_and_is_drift_until_fixed(
+    jetstream: JetStreamContext,
+) -> None:
+    await provision(jetstream)
+    config = (await jetstream.stream_info(ACCESS_STREAM)).config
+    assert (config.storage, config.max_msgs_per_subject) == (StorageType.FILE, 1)
+    assert config.allow_direct  # a service looks up a key its copy lacks
+    assert config.allow_msg_ttl  # revocations expire
+    await jetstream.update_stream(config=dataclasses.replace(config, max_msgs_per_subject=5))
+
+    report = await provision(jetstream)
+    assert [line.split(":")[0] for line in report.drift] == [f"bucket {ACCESS_BUCKET}"]
+    assert "max_msgs_per_subject" in report.drift[0]
+
+    fixed = await provision(jetstream, fix=True)
+    assert fixed.ok
+    assert (await jetstream.stream_info(ACCESS_STREAM)).config.max_msgs_per_subject == 1
 
 
 async def test_a_republished_event_id_within_the_window_is_dropped_as_duplicate(

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from yts_credentials.main import create_app as credentials_app
+from yts_credentials.settings import CredentialsSettings
 from yts_deploy.demo import indicator_value
 from yts_deploy.natsconfig import PROVISIONER, REBUILDER, SERVICE_USERS, inbox_prefix
 from yts_deploy.topology import SERVICE_CONSUMERS
@@ -41,6 +43,7 @@ APPS: dict[str, tuple[Any, type[Any]]] = {
     "sessions": (sessions_app, SessionsSettings),
     "notifications": (notifications_app, NotificationsSettings),
     "reporting": (reporting_app, ReportingSettings),
+    "credentials": (credentials_app, CredentialsSettings),
 }
 
 

@@ -32,6 +32,7 @@ MAY_PUBLISH = {
     "enrolment": [
         "yts.enrolment.school.registered.v1",
         "yts.private.enrolment.school.contact.v1",
+        "yts.dlq.enrolment.yts.credentials.credential.issued.v1",
     ],
     "sessions": [
         "yts.sessions.session.completed.v1",
@@ -40,13 +41,18 @@ MAY_PUBLISH = {
     ],
     "notifications": ["yts.dlq.notifications.yts.sessions.session.completed.v1"],
     "reporting": ["yts.dlq.reporting.yts.enrolment.school.registered.v1"],
+    "credentials": [
+        "yts.credentials.credential.issued.v1",
+        "yts.dlq.credentials.yts.milestones.milestone.reached.v1",
+    ],
 }
 # ... and what it must never publish: another's events, contacts, another's dead letters.
 MAY_NOT_PUBLISH = {
     "enrolment": [
         "yts.sessions.session.completed.v1",
         "yts.milestones.milestone.reached.v1",
-        "yts.dlq.enrolment.anything",
+        "yts.credentials.credential.issued.v1",
+        "yts.dlq.sessions.anything",
     ],
     "sessions": [
         "yts.enrolment.trainer.enrolled.v1",
@@ -64,6 +70,12 @@ MAY_NOT_PUBLISH = {
         "yts.milestones.milestone.reached.v1",
         "yts.dlq.notifications.yts.sessions.session.completed.v1",
     ],
+    "credentials": [
+        "yts.enrolment.trainer.erased.v1",
+        "yts.milestones.milestone.reached.v1",
+        "yts.private.enrolment.school.contact.v1",
+        "yts.dlq.enrolment.yts.credentials.credential.issued.v1",
+    ],
 }
 ROGUE = StreamConfig(name="ROGUE", subjects=["rogue.>"])
 STREAM_OF = {
@@ -71,6 +83,7 @@ STREAM_OF = {
     "yts.private": "YTS_PRIVATE",
     "yts.sessions": "YTS_SESSIONS",
     "yts.milestones": "YTS_MILESTONES",
+    "yts.credentials": "YTS_CREDENTIALS",
     "yts.dlq": "YTS_DLQ",
 }
 

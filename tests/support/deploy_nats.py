@@ -196,6 +196,7 @@ PUBLISHER_OF = {
     "yts.private.enrolment.": "enrolment",
     "yts.sessions.": "sessions",
     "yts.milestones.": "sessions",
+    "yts.credentials.": "credentials",
 }
 
 

@@ -18,6 +18,7 @@ def running_local_system(state_dir: Path) -> Iterator[LocalSystem]:
         state_dir=state_dir,
         nats_port=free_port(),
         http_ports={name: free_port() for name in SERVICES},
+        workspace_port=free_port(),
         say=lambda line: None,
     )
     try:

@@ -4,7 +4,7 @@
 # passwords come from the environment (compose: .env).
 set -eu
 
-for service in enrolment sessions notifications reporting; do
+for service in enrolment sessions notifications reporting credentials; do
   variable="YTS_DB_$(echo "$service" | tr '[:lower:]' '[:upper:]')_PASSWORD"
   password="$(printenv "$variable" || true)"
   if [ -z "$password" ]; then

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from nats.errors import Error as NatsError
-from yts_chassis.auth import Role, TokenFile
+from nats.js.client import JetStreamContext
+from nats.js.errors import BucketNotFoundError
+from yts_chassis.access import (
+    DEFAULT_TOKEN_LIFETIME,
+    MAX_TOKEN_LIFETIME,
+    IssuedToken,
+    Role,
+    StaticTokens,
+    TokenAmbiguous,
+    TokenNotFound,
+    TokenRecord,
+)
 
 from yts_deploy.demo import DemoError, run_demo
 from yts_deploy.natsconfig import (
@@ -20,6 +35,7 @@ from yts_deploy.natsconfig import (
     REBUILDER,
     SOURCE_DIR,
     LocalAccess,
+    as_admin,
     generate_password,
     inbox_prefix,
 )
@@ -35,13 +51,17 @@ from yts_deploy.runner import (
 app = typer.Typer(
     help="Young Trainers' School platform: run, provision, administer.", no_args_is_help=True
 )
-tokens_app = typer.Typer(help="Bearer tokens (only hashes are stored).", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Static bearer tokens for integrations and scripts (only hashes are stored).",
+    no_args_is_help=True,
+)
 app.add_typer(tokens_app, name="tokens")
 reporting_app = typer.Typer(help="Reporting read models.", no_args_is_help=True)
 app.add_typer(reporting_app, name="reporting")
 app.add_typer(partners_app, name="partners")
 
 STATE = Path(".state")
+T = TypeVar("T")
 
 
 class DemoSize(StrEnum):
@@ -73,7 +93,7 @@ def up(
     system = LocalSystem(
         state_dir=state_dir.resolve(),
         nats_port=nats_port,
-        http_ports={name: http_port + n for n, name in enumerate(SERVICES)},
+        http_ports={n: http_port + DEFAULT_PORTS[n] - DEFAULT_PORTS["enrolment"] for n in SERVICES},
         say=typer.echo,
         loopback_webhooks=loopback_webhooks,
     )
@@ -97,6 +117,8 @@ def up(
         typer.echo(f"NATS monitor  http://127.0.0.1:{system.nats.monitor_port}/jsz")
         for name, service in system.services.items():
             typer.echo(f"{name:<14}{service.url}   docs: {service.url}/docs")
+        if system.workspace is not None:
+            typer.echo(f"workspace     {system.workspace.url}   (sign in by a link mailed there)")
         assert system.mail is not None
         typer.echo(
             f"mail          {system.mail.url}   (SMTP 127.0.0.1:{system.smtp_port}; "
@@ -202,7 +224,7 @@ def env_file(
     ] = REPO_ROOT / ".env.example",
 ) -> None:
     """Print a compose .env: the template with every CHANGE_ME replaced by a fresh secret."""
-    from yts_chassis.auth import generate_token
+    from yts_chassis.access import generate_token
 
     for line in template.read_text(encoding="utf-8").splitlines():
         key, _, value = line.partition("=")
@@ -212,20 +234,82 @@ def env_file(
         typer.echo(line)
 
 
+TokensStateDir = Annotated[
+    Path,
+    typer.Option(help="`yts up`'s state folder: its NATS and admin token, when no server is named"),
+]
+TokensNatsUrl = Annotated[
+    str | None,
+    typer.Option(envvar="YTS_NATS_URL", help="the NATS server holding the access bucket"),
+]
+
+
+@dataclass(frozen=True)
+class AccessServer:
+    url: str
+    user: str
+    password: str | None
+
+    def run(self, action: Callable[[JetStreamContext], Awaitable[T]]) -> T:
+        try:
+            return asyncio.run(as_admin(self.url, self.user, self.password, action))
+        except BucketNotFoundError:
+            typer.echo(f"no access bucket on {self.url}: run `yts provision` first", err=True)
+            raise typer.Exit(1) from None
+        except (OSError, TimeoutError, NatsError) as exc:
+            typer.echo(f"cannot reach NATS at {self.url}: {exc!r}", err=True)
+            raise typer.Exit(1) from exc
+
+
+def access_server(
+    state_dir: Path, nats_url: str | None, user: str, password: str | None
+) -> AccessServer:
+    """The server named, or else the one `yts up` runs from ``state_dir``, as the operator's
+    (provisioner) user: only it may write the access buckets."""
+    if nats_url is not None:
+        return AccessServer(nats_url, user, password)
+    local = LocalAccess.load(state_dir / "nats")
+    if local is None:
+        raise typer.BadParameter(
+            f"no system was started with the state folder {state_dir}: give the --state-dir "
+            "of your `yts up`, or --nats-url (and the provisioner's password)",
+            param_hint="--state-dir",
+        )
+    return AccessServer(local.url, PROVISIONER, local.passwords[PROVISIONER])
+
+
+_DURATION = re.compile(r"(\d+)\s*([dh]?)")
+
+
+def parse_lifetime(value: str) -> timedelta:
+    """``365d``, ``12h`` or a number of days."""
+    match = _DURATION.fullmatch(value.strip().lower())
+    if match is None:
+        raise typer.BadParameter(f"{value!r}: give days (90d, or 90) or hours (12h)")
+    count, unit = int(match[1]), match[2] or "d"
+    lifetime = timedelta(hours=count) if unit == "h" else timedelta(days=count)
+    if not timedelta(hours=1) <= lifetime <= MAX_TOKEN_LIFETIME:
+        raise typer.BadParameter(
+            f"{value!r}: a token lives from 1 hour to {MAX_TOKEN_LIFETIME.days} days"
+        )
+    return lifetime
+
+
 @tokens_app.command("create")
 def create_token(
     role: Annotated[Role, typer.Option()],
-    label: Annotated[str, typer.Option(help="who holds it, e.g. a coordinator's name")],
+    label: Annotated[str, typer.Option(help="who holds it, e.g. a partner's integration")],
     school: Annotated[uuid.UUID | None, typer.Option(help="school id, for coordinators")] = None,
-    state_dir: Annotated[
-        Path, typer.Option(help="`yts up`'s state folder: its tokens.json and admin token")
-    ] = STATE,
-    tokens_file: Annotated[
-        Path | None,
+    expires_in: Annotated[
+        str,
         typer.Option(
-            envvar="YTS_TOKENS_FILE", help="the services' token file (default: the state folder's)"
+            help=f"lifetime: days (365d) or hours (12h); at most {MAX_TOKEN_LIFETIME.days} days"
         ),
-    ] = None,
+    ] = f"{DEFAULT_TOKEN_LIFETIME.days}d",
+    state_dir: TokensStateDir = STATE,
+    nats_url: TokensNatsUrl = None,
+    user: AdminUser = PROVISIONER,
+    password: AdminPassword = None,
     enrolment_url: Annotated[
         str, typer.Option(envvar="YTS_ENROLMENT_URL", help="where to check that the school exists")
     ] = "http://127.0.0.1:8001",
@@ -237,30 +321,101 @@ def create_token(
         bool, typer.Option(help="ask enrolment whether the coordinator's school exists")
     ] = True,
 ) -> None:
-    """Make a token; it is printed once and only its hash is stored."""
-    kept = kept_admin_token(state_dir)
-    if tokens_file is None:
-        # A token written where no running system reads it would be refused with a 401 later.
-        if kept is None:
-            raise typer.BadParameter(
-                f"no system was started with the state folder {state_dir} (no admin.token "
-                "there): give the --state-dir of your `yts up`, or --tokens-file",
-                param_hint="--state-dir",
-            )
-        tokens_file = state_dir / "tokens.json"
+    """Make a token; it is printed once and only its hash is stored (in the tokens bucket
+    every service follows)."""
+    lifetime = parse_lifetime(expires_in)
+    server = access_server(state_dir, nats_url, user, password)
+    if (role is Role.coordinator) != (school is not None):
+        raise typer.BadParameter(
+            "a coordinator token is bound to a school (--school), and only a coordinator's",
+            param_hint="--school",
+        )
     if school is not None and check_school:
-        token = admin_token or kept
+        token = admin_token or kept_admin_token(state_dir)
         if token is None:
             raise typer.BadParameter(
                 "give --admin-token (or YTS_ADMIN_TOKEN) to check the school, or --no-check-school",
                 param_hint="--admin-token",
             )
         _check_school_exists(enrolment_url.rstrip("/"), token, school)
+
+    async def create(js: JetStreamContext) -> IssuedToken:
+        return await (await StaticTokens.of(js)).create(role, label, school, expires_in=lifetime)
+
     try:
-        made = TokenFile(tokens_file).create(role, label, school)
+        issued = server.run(create)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    typer.echo(made)
+    record = issued.record
+    typer.echo(
+        f"token {record.id} for {record.label!r} ({record.role}), expires "
+        f"{record.expires_at:%Y-%m-%d %H:%M} UTC; shown only now:",
+        err=True,
+    )
+    typer.echo(issued.token)
+
+
+@tokens_app.command("list")
+def list_tokens(
+    state_dir: TokensStateDir = STATE,
+    nats_url: TokensNatsUrl = None,
+    user: AdminUser = PROVISIONER,
+    password: AdminPassword = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per token")] = False,
+) -> None:
+    """Every token: id, label, role, school, created, expires, revoked (never the token)."""
+    server = access_server(state_dir, nats_url, user, password)
+
+    async def records(js: JetStreamContext) -> list[TokenRecord]:
+        return await (await StaticTokens.of(js)).list()
+
+    listed = server.run(records)
+    if as_json:
+        for record in listed:
+            typer.echo(record.model_dump_json())
+        return
+    if not listed:
+        typer.echo("no tokens")
+        return
+    now = datetime.now(UTC)
+    typer.echo(
+        f"{'id':<13}{'role':<12}{'school':<37}{'created':<12}{'expires':<12}{'state':<19}label"
+    )
+    for record in listed:
+        if record.revoked_at is not None:
+            state = f"revoked {record.revoked_at:%Y-%m-%d}"
+        elif record.expired(now):
+            state = "expired"
+        else:
+            state = "active"
+        typer.echo(
+            f"{record.id:<13}{record.role.value:<12}{record.school_id or '-'!s:<37}"
+            f"{record.created_at:%Y-%m-%d}  {record.expires_at:%Y-%m-%d}  {state:<19}"
+            f"{record.label}"
+        )
+
+
+@tokens_app.command("revoke")
+def revoke_token(
+    token: Annotated[str, typer.Argument(help="the token's id (`yts tokens list`) or label")],
+    state_dir: TokensStateDir = STATE,
+    nats_url: TokensNatsUrl = None,
+    user: AdminUser = PROVISIONER,
+    password: AdminPassword = None,
+) -> None:
+    """Revoke a token: every service refuses it at once (401)."""
+    server = access_server(state_dir, nats_url, user, password)
+
+    async def revoke(js: JetStreamContext) -> TokenRecord:
+        return await (await StaticTokens.of(js)).revoke(token)
+
+    try:
+        record = server.run(revoke)
+    except (TokenNotFound, TokenAmbiguous) as exc:
+        raise typer.BadParameter(str(exc), param_hint="TOKEN") from exc
+    typer.echo(
+        f"revoked token {record.id} ({record.label!r}) at {record.revoked_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def _check_school_exists(enrolment_url: str, token: str, school: uuid.UUID) -> None:

@@ -12,12 +12,16 @@ import json
 import secrets
 import string
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
+    from nats.js.client import JetStreamContext
+
+T = TypeVar("T")
 
 # deploy/nats beside this package's source (workspace members are installed editable, and the
 # Dockerfile copies deploy/ whole).
@@ -29,11 +33,14 @@ USERS_CONFIG = "users.conf"
 STATIC_FILES = (MAIN_CONFIG, CLUSTER_CONFIG, SERVICE_USERS_CONFIG)
 
 PROVISIONER = "provisioner"
-SERVICE_USERS = ("enrolment", "sessions", "notifications", "reporting")
+SERVICE_USERS = ("enrolment", "sessions", "notifications", "reporting", "credentials")
 # `yts reporting rebuild` replays the public streams through consumers of its own: an
 # operator's tool, kept apart from the always-running reporting service's narrower user.
 REBUILDER = "reporting-rebuild"
-PLATFORM_USERS = (PROVISIONER, *SERVICE_USERS, REBUILDER)
+# The workspace (pages for people): writes people's signing keys and revocations in the access
+# bucket, and its own buckets; no stream, no event.
+WORKSPACE = "workspace"
+PLATFORM_USERS = (PROVISIONER, *SERVICE_USERS, REBUILDER, WORKSPACE)
 
 
 def _variable(user: str) -> str:
@@ -134,6 +141,20 @@ def local_passwords(nats_dir: Path) -> dict[str, str]:
 def server_env(passwords: dict[str, str]) -> dict[str, str]:
     """The environment nats-server needs to resolve the platform users' passwords."""
     return {password_env(user): password for user, password in passwords.items()}
+
+
+async def as_admin(
+    url: str,
+    user: str | None,
+    password: str | None,
+    action: Callable[[JetStreamContext], Awaitable[T]],
+) -> T:
+    """``action(js)`` on a connection as the provisioner, closed afterwards."""
+    nc = await admin_connect(url, user, password)
+    try:
+        return await action(nc.jetstream())
+    finally:
+        await nc.close()
 
 
 async def admin_connect(url: str, user: str | None, password: str | None) -> NatsClient:

@@ -1,4 +1,5 @@
-"""Streams and durable consumers of the design, created or checked in one place.
+"""Streams, durable consumers and access buckets of the design, created or checked in one
+place.
 
 Idempotent: what exists with the intended settings is left alone; what differs is reported as
 drift and changed only when asked (``--fix``), never silently: a subscriber that declared
@@ -8,6 +9,7 @@ streams could otherwise rewrite production retention or replicas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from nats.js.api import (
@@ -15,12 +17,14 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
+from yts_chassis.access.buckets import bucket_config
 from yts_chassis.topology import DurableConsumer
 from yts_contracts.streams import DLQ_STREAM, STREAMS, StreamSpec
 
@@ -164,4 +168,78 @@ async def provision(
             report.fixed.append(f"{label} ({'; '.join(diffs)})")
         else:
             report.drift.append(f"{label}: {'; '.join(diffs)}")
+    await _provision_bucket(js, bucket_config(replicas), fix, report)
+    for bucket in workspace_buckets(replicas):
+        await _provision_bucket(js, bucket, fix, report)
     return report
+
+
+def _bucket_fields(config: StreamConfig) -> dict[str, Any]:
+    return {
+        "max_age": _norm(config.max_age or 0),
+        "num_replicas": config.num_replicas,
+        "max_msgs_per_subject": config.max_msgs_per_subject,
+        "allow_direct": bool(config.allow_direct),
+    }
+
+
+def workspace_buckets(replicas: int = 1) -> list[KeyValueConfig]:
+    """The workspace's buckets (``yts_workspace.buckets`` says what each holds): people's
+    accounts kept; sign-in links and sessions expire with the bucket's age limit."""
+
+    def bucket(name: str, description: str, ttl: timedelta | None) -> KeyValueConfig:
+        return KeyValueConfig(
+            bucket=name,
+            description=description,
+            history=1,
+            storage=StorageType.FILE,
+            replicas=replicas,
+            direct=True,
+            max_value_size=16 * 1024,
+            ttl=ttl.total_seconds() if ttl else None,
+        )
+
+    return [
+        bucket("yts-workspace-people", "the workspace's people: staff and coordinators", None),
+        bucket("yts-workspace-links", "one-time sign-in links, by hash", timedelta(minutes=15)),
+        bucket("yts-workspace-signins", "sign-in sessions, by hash", timedelta(hours=12)),
+    ]
+
+
+async def _provision_bucket(
+    js: JetStreamContext, wanted: KeyValueConfig, fix: bool, report: Report
+) -> None:
+    """A KV bucket (a stream ``KV_<bucket>``): created as described (the access bucket as the
+    chassis describes it); drift in its age limit, replicas, history or direct reads
+    reported."""
+    label = f"bucket {wanted.bucket}"
+    try:
+        info = await js.stream_info(f"KV_{wanted.bucket}")
+    except NotFoundError:
+        await js.create_key_value(wanted)
+        report.created.append(label)
+        return
+    want = {
+        "max_age": _norm(wanted.ttl or 0),
+        "num_replicas": wanted.replicas,
+        "max_msgs_per_subject": wanted.history,
+        "allow_direct": bool(wanted.direct),
+    }
+    have = _bucket_fields(info.config)
+    diffs = [
+        f"{name}: is {have[name]!r}, should be {want[name]!r}"
+        for name in want
+        if have[name] != want[name]
+    ]
+    if not diffs:
+        report.unchanged.append(label)
+    elif fix:
+        config = info.config
+        config.max_age = wanted.ttl or 0
+        config.num_replicas = wanted.replicas
+        config.max_msgs_per_subject = wanted.history
+        config.allow_direct = bool(wanted.direct)
+        await js.update_stream(config=config)
+        report.fixed.append(f"{label} ({'; '.join(diffs)})")
+    else:
+        report.drift.append(f"{label}: {'; '.join(diffs)}")

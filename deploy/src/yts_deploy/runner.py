@@ -1,7 +1,7 @@
 """``yts up``: the whole system on one machine, no Docker. A nats-server with JetStream on disk
 under the state folder, run from a copy of deploy/nats (the production users and permissions,
 with passwords made for this state folder), provisioning, one SQLite database per service and
-the four services as separate processes, each connecting as its own NATS user. Ctrl-C stops
+the five services as separate processes, each connecting as its own NATS user. Ctrl-C stops
 everything cleanly."""
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from yts_deploy.natsconfig import (
     MAIN_CONFIG,
     PROVISIONER,
     SERVICE_USERS,
+    WORKSPACE,
     LocalAccess,
     admin_connect,
+    inbox_prefix,
     local_passwords,
     server_env,
     service_nats_env,
@@ -33,7 +35,15 @@ from yts_deploy.partners import prepare_config_dir
 from yts_deploy.provision import Report, provision
 
 SERVICES = SERVICE_USERS  # each service connects as the NATS user of its name
-DEFAULT_PORTS = {"enrolment": 8001, "sessions": 8002, "notifications": 8003, "reporting": 8004}
+# 8005 is the mail catcher's page (enrolment's port + MAIL_PAGE_OFFSET).
+DEFAULT_PORTS = {
+    "enrolment": 8001,
+    "sessions": 8002,
+    "notifications": 8003,
+    "reporting": 8004,
+    "credentials": 8006,
+}
+WORKSPACE_DEFAULT_PORT = 8000  # the workspace: pages for coordinators and programme staff
 # The local mail catcher: its page beside the services, its SMTP port like Mailpit's 8025.
 MAIL_PAGE_OFFSET = 4
 MAIL_SMTP_OFFSET = 24
@@ -130,7 +140,6 @@ def service_env(
     nats_url: str,
     database_url: str,
     admin_token: str,
-    tokens_file: Path,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     prefix = f"YTS_{name.upper()}_"
@@ -138,7 +147,6 @@ def service_env(
         f"{prefix}NATS_URL": nats_url,
         f"{prefix}DATABASE_URL": database_url,
         f"{prefix}ADMIN_TOKEN": admin_token,
-        f"{prefix}TOKENS_FILE": str(tokens_file),
         f"{prefix}LOG_FORMAT": "json",
     }
     env.update(extra or {})
@@ -153,7 +161,7 @@ def kept_admin_token(state_dir: Path) -> str | None:
 
 def admin_token(state_dir: Path) -> str:
     """The local admin token: made once per state folder and kept there (mode 0600)."""
-    from yts_chassis.auth import generate_token
+    from yts_chassis.access import generate_token
 
     kept = kept_admin_token(state_dir)
     if kept is not None:
@@ -217,6 +225,8 @@ class LocalSystem:
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     factories: dict[str, str] = field(default_factory=dict)
+    workspace_port: int | None = None
+    workspace: ServiceProcess | None = None
 
     @property
     def nats_dir(self) -> Path:
@@ -264,7 +274,6 @@ class LocalSystem:
             raise RuntimeError("stream or consumer drift: " + "; ".join(report.drift))
         self.token = admin_token(self.state_dir)
         self._start_mail_catcher()
-        tokens_file = self.state_dir / "tokens.json"
         for name in SERVICES:
             http_port = self._port(self.http_ports.get(name) or DEFAULT_PORTS[name], name)
             database = self.state_dir / f"{name}.db"
@@ -276,10 +285,9 @@ class LocalSystem:
                     nats_url=self.nats.url,
                     database_url=self.database_urls.get(name, f"sqlite+aiosqlite:///{database}"),
                     admin_token=self.token,
-                    tokens_file=tokens_file,
                     extra={
                         **service_nats_env(name, self.nats_passwords[name]),
-                        **self._development_env(name),
+                        **self._development_env(name, http_port),
                         **self.extra_env.get(name, {}),
                     },
                 ),
@@ -289,6 +297,38 @@ class LocalSystem:
             self.services[name].start()
         for service in self.services.values():
             wait_ready(service.url, alive=lambda s=service: s.alive)  # type: ignore[misc]
+        self._start_workspace()
+
+    def _start_workspace(self) -> None:
+        """The workspace, signing people in by links mailed to the mail catcher."""
+        assert self.nats is not None
+        port = self._port(self.workspace_port or WORKSPACE_DEFAULT_PORT, "the workspace")
+        env = {
+            "YTS_WORKSPACE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "YTS_WORKSPACE_NATS_URL": self.nats.url,
+            "YTS_WORKSPACE_NATS_USER": WORKSPACE,
+            "YTS_WORKSPACE_NATS_PASSWORD": self.nats_passwords[WORKSPACE],
+            "YTS_WORKSPACE_NATS_INBOX_PREFIX": inbox_prefix(WORKSPACE),
+            "YTS_WORKSPACE_SMTP_HOST": "127.0.0.1",
+            "YTS_WORKSPACE_SMTP_PORT": str(self.smtp_port),
+            "YTS_WORKSPACE_LOG_FORMAT": "json",
+            **{
+                f"YTS_WORKSPACE_{name.upper()}_URL": service.url
+                for name, service in self.services.items()
+                if name in ("enrolment", "sessions", "notifications", "reporting")
+            },
+            **self.extra_env.get("workspace", {}),
+        }
+        self.workspace = ServiceProcess(
+            name="workspace",
+            port=port,
+            env=env,
+            log_path=self.state_dir / "logs" / "workspace.log",
+        )
+        self.workspace.start()
+        wait_ready(
+            self.workspace.url, alive=lambda: self.workspace is not None and self.workspace.alive
+        )
 
     def _start_mail_catcher(self) -> None:
         page, smtp = mail_ports(self.http_ports.get("enrolment") or DEFAULT_PORTS["enrolment"])
@@ -306,8 +346,16 @@ class LocalSystem:
         self.mail.start()
         wait_ready(self.mail.url, alive=lambda: self.mail is not None and self.mail.alive)
 
-    def _development_env(self, name: str) -> dict[str, str]:
+    def _development_env(self, name: str, http_port: int) -> dict[str, str]:
         """What a service on this machine needs beyond production's settings."""
+        if name == "credentials":
+            # Verifiers reach the issuer at its loopback address; its key lives with the state.
+            return {
+                "YTS_CREDENTIALS_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
+                "YTS_CREDENTIALS_SIGNING_KEY_FILE": str(
+                    (self.state_dir / "credentials-issuer-key.json").resolve()
+                ),
+            }
         if name != "notifications":
             return {}
         return {
@@ -325,6 +373,8 @@ class LocalSystem:
         self.nats.start()
 
     def stop(self) -> None:
+        if self.workspace is not None:
+            self.workspace.stop()
         for service in self.services.values():
             service.stop()
         if self.mail is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from yts_chassis.topology import DurableConsumer
 from yts_contracts.streams import (
+    CREDENTIALS_STREAM,
     ENROLMENT_STREAM,
     MILESTONES_STREAM,
     PRIVATE_STREAM,
@@ -70,6 +71,28 @@ SERVICE_CONSUMERS: tuple[DurableConsumer, ...] = (
         MILESTONES_STREAM,
         "yts.milestones.>",
         "reporting projection of milestones",
+    ),
+    DurableConsumer(
+        "credentials",
+        "credentials-milestones",
+        MILESTONES_STREAM,
+        "yts.milestones.>",
+        "a credential for each trainer's certification and facilitation milestone",
+    ),
+    DurableConsumer(
+        "credentials",
+        "credentials-trainers",
+        ENROLMENT_STREAM,
+        "yts.enrolment.>",
+        "trainers' schools for the credentials' events; an erasure revokes the trainer's "
+        "credentials",
+    ),
+    DurableConsumer(
+        "enrolment",
+        "enrolment-credentials",
+        CREDENTIALS_STREAM,
+        "yts.credentials.>",
+        "trainers' credentials, for the printable certificates",
     ),
 )
 

@@ -1,0 +1,74 @@
+"""The workspace's words in Kazakh, Russian and English: one message catalogue per language
+(``messages/<lang>.json``), numbers and dates as each language writes them (Babel). A person's
+language comes from what they chose (``?lang=``, then remembered in a cookie), then the
+browser's Accept-Language (negotiated by Babel), else Kazakh."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+MESSAGES = Path(__file__).parent / "messages"
+LANGUAGES = ("kk", "ru", "en")
+DEFAULT = "kk"
+COOKIE = "yts_lang"
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    words: dict[str, str] = json.loads((MESSAGES / f"{lang}.json").read_text(encoding="utf-8"))
+    return words
+
+
+def choose(requested: str | None, remembered: str | None, accept_language: str | None) -> str:
+    for explicit in (requested, remembered):
+        if explicit in LANGUAGES:
+            return explicit
+    preferred = [
+        part.split(";")[0].strip().replace("-", "_")
+        for part in (accept_language or "").split(",")
+        if part.strip()
+    ]
+    negotiated = Locale.negotiate(preferred, list(LANGUAGES), sep="_")
+    return str(negotiated) if negotiated else DEFAULT
+
+
+@dataclass(frozen=True)
+class Words:
+    lang: str
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = catalogue(self.lang).get(key) or catalogue("en").get(key) or key
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in catalogue("en")
+
+    def rule(self, rule: str, api_message: str) -> str:
+        """A broken rule in the person's words; one the catalogue lacks is said generally,
+        with the service's own (English) words after it."""
+        if self.has(f"rule.{rule}"):
+            return self(f"rule.{rule}")
+        return self("rule.other", message=api_message)
+
+    def problem(self, status: int, detail: str) -> str:
+        if self.has(f"problem.{status}"):
+            return self(f"problem.{status}")
+        return self("problem.other", message=detail)
+
+    def number(self, value: int | float | None) -> str:
+        return "-" if value is None else format_decimal(value, locale=self.lang)
+
+    def day(self, value: date | str | None) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        return format_date(value, format="medium", locale=self.lang)
