@@ -68,6 +68,7 @@ FAST_MODULES = frozenset(
         "reporting/test_indicator_counts.py",
         "sessions/test_domain_rules.py",
         "sessions/test_milestone_rules.py",
+        "workspace/test_pure_parts.py",
     }
 )
 FAST_FOLDERS = ("contracts/",)
@@ -91,6 +92,7 @@ HEAVY_PATHS = (
     "reporting/test_dashboard_chromium.py",  # Chromium
     "credentials/test_pages_chromium.py",  # Chromium
     "workspace/test_workspace_chromium.py",  # Chromium against `yts up`'s processes
+    "workspace/test_coordinator_sessions_chromium.py",  # the same
     "reliability/",  # the short runs: crashes under load, 3-node cluster, SIGTERM, fuzzing
     "e2e/test_crash_recovery.py",  # the whole system as processes, killed mid-flow
     "e2e/test_readme_walkthrough.py",  # the whole system as processes, twice

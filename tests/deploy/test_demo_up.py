@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx
@@ -238,3 +240,44 @@ async def test_a_partner_receives_a_verified_webhook_on_a_loopback_receiver(
     assert verified["type"] == "yts.enrolment.trainer.enrolled.v1"
     assert verified["data"]["trainer_id"] == trainer_id
     assert "Webhook" not in received[0].body.decode()  # names stay in enrolment
+
+
+def test_the_demo_leaves_a_staff_and_a_coordinator_account_whose_links_sign_them_in(
+    demo_system: Running,
+) -> None:
+    """`make demo`'s promise: two people of the workspace, each with a sign-in link in the
+    mail catcher that opens their pages."""
+    text = "\n".join(demo_system.output)
+    assert "workspace accounts: staff@yts.example" in text, text
+    workspace = demo_system.url_of("workspace")
+
+    def link_to(address: str) -> str | None:
+        for path in sorted((demo_system.state_dir / "mail").glob("*.eml")):
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if message["To"] == address:
+                body = message.get_body(preferencelist=("plain",))
+                assert body is not None
+                found = re.search(r"http://\S+/sign-in/link\?token=\S+", body.get_content())
+                if found:
+                    return found.group(0)
+        return None
+
+    for address, lands_on in (
+        ("staff@yts.example", "/staff"),
+        ("coordinator@yts.example", "/schools/"),
+    ):
+        link = link_to(address)
+        assert link is not None, address
+        assert link.startswith(workspace)
+        with httpx.Client(follow_redirects=True, timeout=10) as browser:
+            form = browser.get(link)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            token = re.search(r'name="token" value="([^"]+)"', form.text)
+            assert csrf is not None
+            assert token is not None
+            signed_in = browser.post(
+                f"{workspace}/sign-in/link",
+                data={"csrf_token": csrf.group(1), "token": token.group(1)},
+            )
+            assert signed_in.status_code == 200
+            assert lands_on in str(signed_in.url), signed_in.url

@@ -9,185 +9,21 @@ Set ``YTS_SAVE_WORKSPACE_SCREENSHOTS=1`` to write the main pages to docs/ (docs/
 # ruff: noqa: RUF001 (Kazakh and Russian words as a person reads them)
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from yts_chassis.access import Role
-from yts_deploy.natsconfig import WORKSPACE, admin_connect
-from yts_deploy.runner import LocalSystem
-from yts_workspace.buckets import PEOPLE_BUCKET, SIGNINS_BUCKET
-from yts_workspace.people import People, Person
+from yts_workspace.buckets import SIGNINS_BUCKET
 from yts_workspace.signins import SignIn
 
-from tests.support.browser import CHROMIUM, needs_chromium
-from tests.support.notifications_mailbox import MailBox
+from tests.support.browser import needs_chromium
 from tests.support.services import eventually_sync
+from tests.workspace.browsing import World, as_workspace, serious_violations, shoot, sign_in
 
 pytestmark = [needs_chromium, pytest.mark.timeout(600)]
-
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-LINK = re.compile(r"http://\S+/sign-in/link\?token=\S+")
-
-
-def as_workspace(system: LocalSystem, action: Any) -> Any:
-    """``action(js)`` connected as the workspace's NATS user (the only one that may write its
-    buckets), as an operator's tool would."""
-
-    async def run() -> Any:
-        assert system.nats is not None
-        nc = await admin_connect(system.nats.url, WORKSPACE, system.nats_passwords[WORKSPACE])
-        try:
-            return await action(nc.jetstream())
-        finally:
-            await nc.close()
-
-    # In a thread of its own: Playwright's sync API runs an event loop in this one.
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, run()).result()
-
-
-class World:
-    def __init__(self, system: LocalSystem, mailbox: MailBox) -> None:
-        self.system = system
-        self.mailbox = mailbox
-        assert system.workspace is not None
-        self.url = system.workspace.url
-        self.admin = {"Authorization": f"Bearer {system.token}"}
-        enrolment = system.services["enrolment"].url
-        today = date.today()
-        start = date(today.year - 1 if today.month < 9 else today.year, 9, 1)
-        cohort = httpx.post(
-            f"{enrolment}/v1/cohorts",
-            json={
-                "name": f"{start.year}-{start.year + 1}",
-                "starts_on": start.isoformat(),
-                "ends_on": date(start.year + 1, 6, 30).isoformat(),
-            },
-            headers=self.admin,
-        )
-        assert cohort.status_code == 201, cohort.text
-        self.cohort = cohort.json()
-        self.schools = [self._school(enrolment, f"School-Lyceum No. {n}") for n in (12, 34)]
-        self.coordinator = self.add_person("deputy@school12.kz", "Aigerim S.", Role.coordinator)
-        self.staff = self.add_person("staff@unesco.kz", "Dana K.", Role.admin)
-
-    def _school(self, enrolment: str, name: str) -> dict[str, Any]:
-        response = httpx.post(
-            f"{enrolment}/v1/schools",
-            json={
-                "name": name,
-                "district": "Almaly",
-                "languages": ["kk", "ru"],
-                "coordinator": {"name": "Deputy", "email": "deputy@example.kz", "locale": "ru"},
-            },
-            headers=self.admin,
-        )
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def add_person(self, email: str, name: str, role: Role) -> Person:
-        school = uuid.UUID(self.schools[0]["id"]) if role is Role.coordinator else None
-
-        async def add(js: Any) -> Person:
-            people = People(await js.key_value(PEOPLE_BUCKET))
-            return await people.add(email=email, name=name, role=role, school_id=school)
-
-        return as_workspace(self.system, add)
-
-    def link_for(self, email: str, seen: int) -> str:
-        mails = eventually_sync(
-            lambda: len(self.mailbox.to(email)) > seen and self.mailbox.to(email)
-        )
-        found = LINK.search(mails[-1].text)
-        assert found is not None
-        return found.group(0)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    mailbox = MailBox().start()
-    try:
-        from yts_deploy.natsserver import free_port
-        from yts_deploy.runner import SERVICES
-
-        system = LocalSystem(
-            state_dir=tmp_path_factory.mktemp("workspace-system"),
-            nats_port=free_port(),
-            http_ports={name: free_port() for name in SERVICES},
-            workspace_port=free_port(),
-            say=lambda line: None,
-            extra_env={
-                "workspace": {
-                    "YTS_WORKSPACE_SMTP_PORT": str(mailbox.port),
-                    # Many sign-ins from one client in a few minutes.
-                    "YTS_WORKSPACE_LINK_REQUESTS_PER_QUARTER_HOUR": "100",
-                }
-            },
-        )
-        try:
-            system.start()
-            yield World(system, mailbox)
-        finally:
-            system.stop()
-    finally:
-        mailbox.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def sign_in(world: World, browser: Any, person: Person, lang: str = "en") -> Any:
-    """A new browser context signed in as ``person`` through the mailed link."""
-    # The axe-core scan is injected as an inline script, which the pages' policy refuses.
-    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-    page = context.new_page()
-    page.goto(f"{world.url}/sign-in?lang={lang}")
-    seen = len(world.mailbox.to(person.email))
-    page.fill("#email", person.email)
-    page.click("button[type=submit]")
-    page.wait_for_selector(".panel")
-    link = world.link_for(person.email, seen)
-    page.goto(link)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
-    return page
-
-
-def serious_violations(page: Any) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run()).violations")
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])})"
-        for v in found
-        if v.get("impact") in ("serious", "critical")
-    ]
-
-
-def shoot(page: Any, name: str) -> None:
-    if os.environ.get("YTS_SAVE_WORKSPACE_SCREENSHOTS") == "1":
-        page.screenshot(path=str(DOCS / f"workspace-{name}.png"), full_page=True)
 
 
 WORDS = {
@@ -344,7 +180,8 @@ def test_a_session_unused_past_its_idle_time_has_ended(world: World, browser: An
 
 
 def test_a_person_revoked_by_staff_is_refused_at_once(world: World, browser: Any) -> None:
-    coordinator = sign_in(world, browser, world.coordinator, "en")
+    leaver = world.add_person("leaver@school12.kz", "Leaver L.", Role.coordinator)
+    coordinator = sign_in(world, browser, leaver, "en")
     staff = sign_in(world, browser, world.staff, "en")
     assert staff.url.endswith("/staff")
     assert serious_violations(staff) == []
@@ -352,14 +189,14 @@ def test_a_person_revoked_by_staff_is_refused_at_once(world: World, browser: Any
     staff.goto(f"{world.url}/staff/people")
     assert serious_violations(staff) == []
     shoot(staff, "people")
-    row = staff.locator("tr", has_text=world.coordinator.email)
+    row = staff.locator("tr", has_text=leaver.email)
     row.locator("button").click()
     assert "Access revoked" in staff.locator("main").inner_text()
     coordinator.goto(f"{world.url}/schools/{world.schools[0]['id']}")
     assert "/sign-in" in coordinator.url
     # No new link for a revoked account either.
-    seen = len(world.mailbox.to(world.coordinator.email))
-    coordinator.fill("#email", world.coordinator.email)
+    seen = len(world.mailbox.to(leaver.email))
+    coordinator.fill("#email", leaver.email)
     coordinator.click("button[type=submit]")
     assert coordinator.locator("h1").inner_text() == "Check your mail"
-    assert len(world.mailbox.to(world.coordinator.email)) == seen
+    assert len(world.mailbox.to(leaver.email)) == seen

@@ -40,6 +40,7 @@ from yts_deploy.natsconfig import (
     inbox_prefix,
 )
 from yts_deploy.partners_cli import AdminPassword, AdminUser, partners_app
+from yts_deploy.people_cli import demo_people, people_app
 from yts_deploy.runner import (
     DEFAULT_PORTS,
     SERVICES,
@@ -59,6 +60,7 @@ app.add_typer(tokens_app, name="tokens")
 reporting_app = typer.Typer(help="Reporting read models.", no_args_is_help=True)
 app.add_typer(reporting_app, name="reporting")
 app.add_typer(partners_app, name="partners")
+app.add_typer(people_app, name="people")
 
 STATE = Path(".state")
 T = TypeVar("T")
@@ -117,9 +119,13 @@ def up(
         typer.echo(f"NATS monitor  http://127.0.0.1:{system.nats.monitor_port}/jsz")
         for name, service in system.services.items():
             typer.echo(f"{name:<14}{service.url}   docs: {service.url}/docs")
-        if system.workspace is not None:
-            typer.echo(f"workspace     {system.workspace.url}   (sign in by a link mailed there)")
         assert system.mail is not None
+        if system.workspace is not None:
+            typer.echo(
+                f"workspace     {system.workspace.url}   (sign in with a link mailed to you: "
+                f"yts people add --email you@example.org --name 'Your Name' --role staff, then "
+                f"open the link in the mail catcher)"
+            )
         typer.echo(
             f"mail          {system.mail.url}   (SMTP 127.0.0.1:{system.smtp_port}; "
             f"kept in {system.mail_dir})"
@@ -136,6 +142,8 @@ def up(
                 run_demo(urls, system.token, scale=demo_size.value, say=typer.echo)
             except DemoError as error:
                 typer.echo(f"demo not loaded: {error}", err=True)
+            if system.workspace is not None:
+                demo_people(system.state_dir, urls["enrolment"], system.token, typer.echo)
         typer.echo("\nCtrl-C stops everything.")
         waiting = True
         while not stop:

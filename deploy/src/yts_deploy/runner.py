@@ -7,6 +7,7 @@ everything cleanly."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -54,6 +55,10 @@ NATS_MONITOR_PORT = 8222
 # start with this umask, so the databases and their -wal/-shm files are made 0600.
 PRIVATE_UMASK = 0o077
 ADMIN_TOKEN_FILE = "admin.token"
+# The workspace's settings as `yts up` runs it (its NATS user's password among them), kept so
+# that `yts people` acts on the same buckets and mails links the same way.
+WORKSPACE_SETTINGS_FILE = "workspace-settings.json"
+WORKSPACE_KEY_FILE = "workspace-signing-key.json"
 
 
 def make_private(state_dir: Path) -> None:
@@ -151,6 +156,20 @@ def service_env(
     }
     env.update(extra or {})
     return env
+
+
+def kept_workspace_settings(state_dir: Path) -> dict[str, str] | None:
+    """The workspace's ``YTS_WORKSPACE_*`` settings of the system started with ``state_dir``."""
+    path = state_dir / WORKSPACE_SETTINGS_FILE
+    if not path.exists():
+        return None
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def keep_workspace_settings(state_dir: Path, env: dict[str, str]) -> None:
+    path = state_dir / WORKSPACE_SETTINGS_FILE
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps(env, indent=2), encoding="utf-8")
 
 
 def kept_admin_token(state_dir: Path) -> str | None:
@@ -311,6 +330,7 @@ class LocalSystem:
             "YTS_WORKSPACE_NATS_INBOX_PREFIX": inbox_prefix(WORKSPACE),
             "YTS_WORKSPACE_SMTP_HOST": "127.0.0.1",
             "YTS_WORKSPACE_SMTP_PORT": str(self.smtp_port),
+            "YTS_WORKSPACE_SIGNING_KEY_FILE": str((self.state_dir / WORKSPACE_KEY_FILE).resolve()),
             "YTS_WORKSPACE_LOG_FORMAT": "json",
             **{
                 f"YTS_WORKSPACE_{name.upper()}_URL": service.url
@@ -319,6 +339,7 @@ class LocalSystem:
             },
             **self.extra_env.get("workspace", {}),
         }
+        keep_workspace_settings(self.state_dir, env)
         self.workspace = ServiceProcess(
             name="workspace",
             port=port,

@@ -19,6 +19,7 @@ from yts_enrolment.schemas import (
     CertificateOut,
     CohortIn,
     CohortOut,
+    NamesCorrectionIn,
     SchoolIn,
     SchoolOut,
     TrainerIn,
@@ -222,6 +223,19 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         trainer_id: uuid.UUID, body: WithdrawalIn, principal: Staff
     ) -> TrainerOut:
         return trainer_out(await usecases.withdraw_trainer(deps, trainer_id, body, principal))
+
+    @router.patch(
+        "/trainers/{trainer_id}",
+        tags=["trainers"],
+        summary="Correct a mistyped first or last name (coordinator of the school, or staff)",
+        description="Names never leave enrolment, so no event is published. The grade is not "
+        "corrected here.",
+        responses={409: {"description": "the corrected person is already enrolled in the cohort"}},
+    )
+    async def correct_names(
+        trainer_id: uuid.UUID, body: NamesCorrectionIn, principal: Staff
+    ) -> TrainerOut:
+        return trainer_out(await usecases.correct_names(deps, trainer_id, body, principal))
 
     @router.delete(
         "/trainers/{trainer_id}/personal-data",

@@ -163,6 +163,13 @@ class AlreadyEnrolled(Conflict):
         )
 
 
+class NothingToCorrect(RuleBroken):
+    def __init__(self) -> None:
+        super().__init__(
+            Breach("first_name", "missing", "give first_name, last_name or both, as they should be")
+        )
+
+
 class TrainerNotActive(Conflict):
     def __init__(self, status: str) -> None:
         super().__init__(

@@ -174,6 +174,13 @@ class WithdrawalIn(Strict):
     )
 
 
+class NamesCorrectionIn(Strict):
+    """A mistyped name corrected (the grade is not corrected here)."""
+
+    first_name: Name | None = Field(default=None, description="the first name as it should be")
+    last_name: Name | None = Field(default=None, description="the last name as it should be")
+
+
 class TrainerOut(BaseModel):
     id: uuid.UUID
     school_id: uuid.UUID

@@ -38,6 +38,7 @@ from yts_enrolment.errors import (
     ConsentOutOfReach,
     EnrolledInFuture,
     EnrolledOutsideCohort,
+    NothingToCorrect,
     SchoolNameTaken,
     SchoolNotRegistered,
     SchoolNotTakingPart,
@@ -47,7 +48,7 @@ from yts_enrolment.errors import (
     WithdrawnBeforeEnrolment,
     WithdrawnInFuture,
 )
-from yts_enrolment.schemas import CohortIn, SchoolIn, TrainerIn, WithdrawalIn
+from yts_enrolment.schemas import CohortIn, NamesCorrectionIn, SchoolIn, TrainerIn, WithdrawalIn
 from yts_enrolment.store import Cohort, School, Trainer, TrainerCredential
 
 
@@ -259,6 +260,46 @@ async def withdraw_trainer(
                 withdrawn_on=trainer.withdrawn_on,
             ),
         )
+    return trainer
+
+
+async def correct_names(
+    deps: Deps, trainer_id: uuid.UUID, cmd: NamesCorrectionIn, principal: Principal
+) -> Trainer:
+    """A mistyped first or last name corrected. Names never leave enrolment, so no event: the
+    other services know the trainer by id only. The corrected person must not be enrolled
+    twice in the cohort (the same rule as enrolling)."""
+    if cmd.first_name is None and cmd.last_name is None:
+        raise NothingToCorrect()
+    async with deps.db.transaction() as session:
+        trainer = await _trainer_for(session, trainer_id, principal)
+        if trainer.erased_at is not None:
+            raise TrainerNotKnown(trainer_id)
+        trainer.first_name = cmd.first_name or trainer.first_name
+        trainer.last_name = cmd.last_name or trainer.last_name
+        assert trainer.first_name is not None
+        assert trainer.last_name is not None
+        key = domain.person_key(
+            trainer.school_id, trainer.first_name, trainer.last_name, trainer.grade
+        )
+        cohort = await session.get(Cohort, trainer.cohort_id)
+        assert cohort is not None  # a trainer's cohort is a foreign key
+        if trainer.status == domain.TrainerStatus.active.value and key != trainer.person_key:
+            duplicate = await session.execute(
+                select(col(Trainer.id)).where(
+                    col(Trainer.cohort_id) == trainer.cohort_id,
+                    col(Trainer.person_key) == key,
+                    col(Trainer.status) == domain.TrainerStatus.active.value,
+                    col(Trainer.id) != trainer.id,
+                )
+            )
+            if duplicate.first():
+                raise AlreadyEnrolled(cohort.name)
+        trainer.person_key = key
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a concurrent enrolment of the same person
+            raise AlreadyEnrolled(cohort.name) from exc
     return trainer
 
 

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from yts_chassis.auth import Principal, Role, require_roles
+from yts_chassis.auth import Principal, Role, require_roles, school_scope
 from yts_chassis.errors import Problem
 from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
@@ -17,6 +17,7 @@ from yts_notifications.schemas import (
     AttemptOut,
     DeliveryDetail,
     DeliveryOut,
+    SentMailOut,
     SubscriptionCreated,
     SubscriptionIn,
     SubscriptionOut,
@@ -24,6 +25,7 @@ from yts_notifications.schemas import (
 from yts_notifications.store import Channel, DeliveryStatus, WebhookSubscription
 
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+Staff = Annotated[Principal, Depends(require_roles(Role.admin, Role.coordinator))]
 
 PROBLEMS = {
     401: {"description": "no or unknown bearer token"},
@@ -133,6 +135,38 @@ def build_router(deps: usecases.Deps) -> APIRouter:
         found = await queries.deliveries(deps.db, where, limit=limit, offset=offset)
         return Page[DeliveryOut](
             items=[delivery_out(row) for row in found.items],
+            total=found.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get("/mail", tags=["deliveries"], summary="Mail sent to schools' coordinators")
+    async def list_mail(
+        principal: Staff,
+        school_id: uuid.UUID | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> Page[SentMailOut]:
+        """Newest first: each mail's kind, subject, status and when it was sent. A coordinator
+        sees their own school's mail only (another school is a 403); staff see every school's,
+        or one school's with ``school_id``."""
+        school_id = school_scope(principal, school_id)
+        found = await queries.mail_sent(
+            deps.db, deps.preparer, school_id, limit=limit, offset=offset
+        )
+        return Page[SentMailOut](
+            items=[
+                SentMailOut(
+                    id=mail.delivery.id,
+                    kind=mail.delivery.message or "",
+                    subject=mail.subject,
+                    school_id=mail.school_id,
+                    status=mail.delivery.status,
+                    created_at=mail.delivery.created_at,
+                    sent_at=mail.delivery.delivered_at,
+                )
+                for mail in found.items
+            ],
             total=found.total,
             limit=limit,
             offset=offset,

@@ -51,15 +51,11 @@ def create_app(
     ``resolver`` finds the addresses of webhook hosts (tests map their names to loopback)."""
     settings = settings or load_settings(NotificationsSettings)
     runtime = ServiceRuntime(settings, store.messaging, MIGRATIONS)
-    engine = DeliveryEngine(
-        runtime.db,
-        settings,
-        Preparer(settings, MailTemplates(load_module_titles(settings.curriculum_file))),
-        Mailer(settings),
-        clock,
-        resolver,
+    preparer = Preparer(settings, MailTemplates(load_module_titles(settings.curriculum_file)))
+    engine = DeliveryEngine(runtime.db, settings, preparer, Mailer(settings), clock, resolver)
+    deps = usecases.Deps(
+        db=runtime.db, settings=settings, clock=clock, wake=engine.wake, preparer=preparer
     )
-    deps = usecases.Deps(db=runtime.db, settings=settings, clock=clock, wake=engine.wake)
     app = runtime.create_app(
         title="YTS notifications",
         description=DESCRIPTION,

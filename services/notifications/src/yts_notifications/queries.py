@@ -6,12 +6,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import col
 from yts_chassis.database import Database
 from yts_chassis.paging import Slice, count, page
 
-from yts_notifications.store import Delivery, DeliveryAttempt, WebhookSubscription
+from yts_notifications.preparation import MailOut, Preparer
+from yts_notifications.store import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    TrainerReplica,
+    WebhookSubscription,
+)
 
 
 async def subscriptions(
@@ -95,3 +102,42 @@ async def delivery(
             .order_by(col(DeliveryAttempt.id))
         )
         return DeliveryRow(found[0], found[1]), list(attempts.scalars())
+
+
+@dataclass(frozen=True)
+class SentMail:
+    delivery: Delivery
+    school_id: uuid.UUID
+    subject: str | None
+
+
+async def mail_sent(
+    db: Database, preparer: Preparer, school_id: uuid.UUID | None, *, limit: int, offset: int
+) -> Slice[SentMail]:
+    """Mail to coordinators, newest first, of one school or all; each with its subject as
+    rendered for sending (a mail about a certified trainer belongs to the trainer's school)."""
+    query = (
+        select(Delivery, TrainerReplica.school_id)  # type: ignore[call-overload]
+        .outerjoin(TrainerReplica, col(TrainerReplica.trainer_id) == col(Delivery.trainer_id))
+        .where(col(Delivery.channel) == Channel.mail.value)
+    )
+    if school_id is not None:
+        query = query.where(
+            or_(col(Delivery.school_id) == school_id, col(TrainerReplica.school_id) == school_id)
+        )
+    async with db.snapshot() as session:
+        total = await count(session, query)
+        rows = await session.execute(
+            query.order_by(col(Delivery.created_at).desc(), col(Delivery.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        found = []
+        for delivery, trainers_school in rows.all():
+            school = delivery.school_id or trainers_school
+            if school is None:
+                continue  # waiting for the trainer's enrolment: no school to list it under
+            prepared = await preparer.prepare(session, delivery)
+            subject = str(prepared.message["Subject"]) if isinstance(prepared, MailOut) else None
+            found.append(SentMail(delivery, school, subject))
+        return Slice(items=found, total=total)

@@ -103,3 +103,19 @@ class DeliveryOut(BaseModel):
 
 class DeliveryDetail(DeliveryOut):
     attempt_log: list[AttemptOut] = Field(description="every attempt, oldest first")
+
+
+class SentMailOut(BaseModel):
+    """A mail to a school's coordinator, as the coordinator may see it listed."""
+
+    id: uuid.UUID
+    kind: str = Field(
+        description="trainer_enrolled, trainer_certified, school_milestone or weekly_summary"
+    )
+    subject: str | None = Field(
+        default=None, description="as the mail says it; none while it cannot be addressed yet"
+    )
+    school_id: uuid.UUID
+    status: str = Field(description="pending, sending, delivered or failed")
+    created_at: datetime
+    sent_at: datetime | None = Field(default=None, description="when it was delivered")

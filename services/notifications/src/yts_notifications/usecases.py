@@ -23,6 +23,7 @@ from yts_notifications.errors import (
     SubscriptionNotKnown,
     SubscriptionRefused,
 )
+from yts_notifications.preparation import Preparer
 from yts_notifications.schemas import SubscriptionIn
 from yts_notifications.settings import NotificationsSettings
 from yts_notifications.store import Channel, Delivery, DeliveryStatus, WebhookSubscription
@@ -35,6 +36,7 @@ class Deps:
     settings: NotificationsSettings
     clock: Callable[[], datetime]
     wake: Callable[[], None]
+    preparer: Preparer  # renders a mail's subject for the list of mail sent
 
 
 async def create_subscription(deps: Deps, cmd: SubscriptionIn) -> WebhookSubscription:

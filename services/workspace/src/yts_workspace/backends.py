@@ -128,6 +128,9 @@ class Api:
     ) -> Any:
         return await self.call("POST", service, path, body=body, idempotency_key=idempotency_key)
 
+    async def patch(self, service: str, path: str, body: Any) -> Any:
+        return await self.call("PATCH", service, path, body=body)
+
     async def every(self, service: str, path: str, **params: Any) -> list[Any]:
         """Every item of a paged list (pages of 100)."""
         items: list[Any] = []

@@ -16,10 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from nats.aio.client import Client as NatsClient
-from yts_chassis.access import SigningKey, publish_signing_key
+from yts_chassis.access import publish_signing_key
 from yts_chassis.logs import configure_logging, get_logger
 
-from yts_workspace import pages_school, pages_signin, pages_staff
+from yts_workspace import pages_school, pages_signin, pages_staff, signing
 from yts_workspace.backends import ApiProblem, Backends
 from yts_workspace.buckets import LINKS_BUCKET, PEOPLE_BUCKET, SIGNINS_BUCKET
 from yts_workspace.headers import SecureHeaders
@@ -65,12 +65,13 @@ async def connect(settings: WorkspaceSettings) -> NatsClient:
 async def open_workspace(settings: WorkspaceSettings) -> Workspace:
     nc = await connect(settings)
     js = nc.jetstream()
-    key = (
-        SigningKey.from_jwk(settings.signing_key.get_secret_value())
-        if settings.signing_key
-        else SigningKey.generate()
+    key = signing.load_or_create(
+        settings.signing_key.get_secret_value() if settings.signing_key else None,
+        settings.signing_key_file,
     )
     await publish_signing_key(js, key)
+    people_kv = await js.key_value(PEOPLE_BUCKET)
+    await signing.note_in_use(people_kv, key.kid)
     urls = {
         "enrolment": settings.enrolment_url,
         "sessions": settings.sessions_url,
@@ -80,7 +81,7 @@ async def open_workspace(settings: WorkspaceSettings) -> Workspace:
     return Workspace(
         settings=settings,
         nc=nc,
-        people=People(await js.key_value(PEOPLE_BUCKET)),
+        people=People(people_kv),
         links=Links(await js.key_value(LINKS_BUCKET), timedelta(minutes=settings.link_minutes)),
         signins=SignIns(
             await js.key_value(SIGNINS_BUCKET),
@@ -96,6 +97,17 @@ async def open_workspace(settings: WorkspaceSettings) -> Workspace:
     )
 
 
+async def withdraw_retired_keys(workspace: Workspace, every: float = 60.0) -> None:
+    """Keys rotated out are withdrawn once every token they signed has expired."""
+    while True:
+        try:
+            for kid in await signing.withdraw_expired(workspace.people.kv, workspace.js):
+                log.info("retired signing key withdrawn", kid=kid)
+        except Exception as error:  # NATS away: the next pass tries again
+            log.warning("retired signing keys not checked", error=repr(error))
+        await asyncio.sleep(every)
+
+
 def create_app(settings: WorkspaceSettings | None = None) -> FastAPI:
     settings = settings or WorkspaceSettings()
     configure_logging("workspace", settings.log_level, settings.log_format)
@@ -105,9 +117,11 @@ def create_app(settings: WorkspaceSettings | None = None) -> FastAPI:
         workspace = await open_workspace(settings)
         app.state.workspace = workspace
         log.info("workspace started", public_url=settings.public_url)
+        retiring = asyncio.create_task(withdraw_retired_keys(workspace))
         try:
             yield
         finally:
+            retiring.cancel()
             await workspace.backends.close()
             await asyncio.shield(workspace.nc.drain())
 

@@ -239,16 +239,60 @@ async def trainer_page(
     visit: Visitor,
     enrolled: bool = False,
     withdrawn: bool = False,
+    corrected: bool = False,
 ) -> HTMLResponse:
     visit.school(school_id)
-    return await _trainer_page(visit, school_id, trainer_id, enrolled=enrolled, withdrawn=withdrawn)
+    return await _trainer_page(
+        visit,
+        school_id,
+        trainer_id,
+        enrolled=enrolled,
+        withdrawn=withdrawn,
+        corrected=corrected,
+    )
+
+
+async def _name_page(
+    visit: Visit, school_id: uuid.UUID, trainer_id: uuid.UUID, status: int = 200, **context: Any
+) -> HTMLResponse:
+    trainer = await visit.api().get("enrolment", f"/v1/trainers/{trainer_id}")
+    if trainer["school_id"] != str(school_id):
+        raise ApiProblem(404, "Not found")
+    context.setdefault("values", trainer)
+    return render(
+        visit, "name.html", status=status, trainer=trainer, name=name_of(trainer), **context
+    )
+
+
+@router.get("/trainers/{trainer_id}/name")
+async def name_page(school_id: uuid.UUID, trainer_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
+    visit.school(school_id)
+    return await _name_page(visit, school_id, trainer_id)
+
+
+@router.post("/trainers/{trainer_id}/name")
+async def correct_name(school_id: uuid.UUID, trainer_id: uuid.UUID, visit: Visitor) -> Response:
+    """A mistyped name corrected (enrolment's PATCH; names never leave enrolment)."""
+    visit.school(school_id)
+    form = await visit.form()
+    body = {"first_name": form.get("first_name", ""), "last_name": form.get("last_name", "")}
+    try:
+        await visit.api().patch("enrolment", f"/v1/trainers/{trainer_id}", body)
+    except ApiProblem as problem:
+        if problem.status not in (409, 422):
+            raise
+        errors = field_messages(problem, visit.words, {"first_name", "last_name"})
+        return await _name_page(visit, school_id, trainer_id, 422, errors=errors, values=form)
+    return RedirectResponse(
+        f"/schools/{school_id}/trainers/{trainer_id}?corrected=1", status_code=303
+    )
 
 
 @router.post("/trainers/{trainer_id}/withdrawal")
 async def withdraw(school_id: uuid.UUID, trainer_id: uuid.UUID, visit: Visitor) -> Response:
     visit.school(school_id)
     form = await visit.form()
-    body = {"reason": form.get("reason") or None, "withdrawn_on": form.get("withdrawn_on") or None}
+    body = answered({"reason": form.get("reason"), "withdrawn_on": form.get("withdrawn_on")})
     try:
         await visit.api().post("enrolment", f"/v1/trainers/{trainer_id}/withdrawal", body)
     except ApiProblem as problem:
@@ -306,7 +350,7 @@ async def record_completions(school_id: uuid.UUID, visit: Visitor) -> HTMLRespon
         error = FieldMessage("trainer_ids", visit.words("completions.none_ticked"))
         return await _completions_page(visit, school_id, 422, errors=[error], values=values)
     api = visit.api()
-    body = {"module_id": form.get("module_id") or None, "completed_on": form.get("completed_on")}
+    body = answered({"module_id": form.get("module_id"), "completed_on": form.get("completed_on")})
 
     async def record(trainer_id: str) -> tuple[str, str | None]:
         try:
@@ -385,13 +429,16 @@ async def plan_page(school_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
 async def plan(school_id: uuid.UUID, visit: Visitor) -> Response:
     visit.school(school_id)
     form = await visit.form()
-    body = {
-        "school_id": str(school_id),
-        "topic_module_id": form.get("topic_module_id") or None,
-        "facilitator_ids": as_list(form.get("facilitator_ids")),
-        "language": form.get("language") or None,
-        "planned_on": form.get("planned_on") or None,
-    }
+    body = answered(
+        {
+            "school_id": str(school_id),
+            "topic_module_id": form.get("topic_module_id"),
+            "language": form.get("language"),
+            "planned_on": form.get("planned_on"),
+        }
+    )
+    # An empty list is sent as one, so that the service says "choose at least one".
+    body["facilitator_ids"] = as_list(form.get("facilitator_ids"))
     try:
         session = await visit.api().post(
             "sessions", "/v1/sessions", body, idempotency_key=str(form.get("key") or "")
@@ -451,7 +498,7 @@ async def record_outcome(school_id: uuid.UUID, session_id: uuid.UUID, visit: Vis
         if str(form.get(f"participants.by_grade.{grade}", "")).strip()
     }
     body = {
-        "delivered_on": form.get("delivered_on") or None,
+        "delivered_on": form.get("delivered_on"),
         "duration_minutes": whole(form.get("duration_minutes")),
         "participants": {
             "total": whole(form.get("participants.total")),
@@ -465,7 +512,7 @@ async def record_outcome(school_id: uuid.UUID, session_id: uuid.UUID, visit: Vis
         },
     }
     try:
-        await visit.api().post("sessions", f"/v1/sessions/{session_id}/completion", body)
+        await visit.api().post("sessions", f"/v1/sessions/{session_id}/completion", answered(body))
     except ApiProblem as problem:
         if problem.status not in (409, 422):
             raise
@@ -478,7 +525,7 @@ async def record_outcome(school_id: uuid.UUID, session_id: uuid.UUID, visit: Vis
 async def cancel(school_id: uuid.UUID, session_id: uuid.UUID, visit: Visitor) -> Response:
     visit.school(school_id)
     form = await visit.form()
-    body = {"reason": form.get("reason") or None, "note": form.get("note") or None}
+    body = answered({"reason": form.get("reason"), "note": form.get("note")})
     try:
         await visit.api().post("sessions", f"/v1/sessions/{session_id}/cancellation", body)
     except ApiProblem as problem:
@@ -504,3 +551,17 @@ async def figures_page(school_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
         summary = None  # reporting has not heard of the school yet
     school = await api.get("enrolment", f"/v1/schools/{school_id}")
     return render(visit, "figures.html", school=school, summary=summary)
+
+
+# -- mail sent to the school --------------------------------------------------------------------
+
+
+@router.get("/mail")
+async def mail_page(school_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
+    visit.school(school_id)
+    api = visit.api()
+    school, sent = await asyncio.gather(
+        api.get("enrolment", f"/v1/schools/{school_id}"),
+        api.get("notifications", "/v1/mail", school_id=str(school_id), limit=100),
+    )
+    return render(visit, "mail.html", school=school, mails=sent["items"], total=sent["total"])

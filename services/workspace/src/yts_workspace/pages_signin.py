@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from yts_chassis.access import Role, revoke_session
 from yts_chassis.logs import get_logger
 
-from yts_workspace import mail
+from yts_workspace import accounts
 from yts_workspace.buckets import digest
-from yts_workspace.people import normal_email
+from yts_workspace.people import normal_email, valid_email
 from yts_workspace.problems import FieldMessage
 from yts_workspace.web import SESSION_COOKIE, Visit, remember, render, visit_of
 
@@ -39,7 +39,7 @@ async def sign_in_page(
 async def ask_for_link(request: Request, visit: Visitor) -> HTMLResponse:
     form = await visit.form()
     email = normal_email(str(form.get("email", "")))
-    if "@" not in email or len(email) > 254:
+    if not valid_email(email):
         error = FieldMessage("email", visit.words("sign_in.email_invalid"))
         return render(visit, "sign_in.html", status=422, errors=[error], email=email, ended=False)
     workspace = request.app.state.workspace
@@ -48,10 +48,8 @@ async def ask_for_link(request: Request, visit: Visitor) -> HTMLResponse:
         return render(visit, "sign_in.html", status=429, too_many=True, email=email, ended=False)
     person = await workspace.people.by_email(email)
     if person is not None and person.active:
-        token = await workspace.links.make(person.id)
-        link = f"{workspace.settings.public_url.rstrip('/')}/sign-in/link?token={token}"
         try:
-            await mail.send(workspace.settings, mail.sign_in_mail(workspace.settings, person, link))
+            await accounts.send_link(workspace.settings, workspace.links, person)
         except Exception as error:  # said in the log; the page says the same to everyone
             log.warning("sign-in mail not sent", error=repr(error))
     # The same page whether the address has an account or not: no one learns who has one.

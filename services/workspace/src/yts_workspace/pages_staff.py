@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from yts_chassis.access import Role, revoke_person, revoke_session
+from yts_chassis.access import Role
 
-from yts_workspace import i18n, mail
-from yts_workspace.people import EmailTaken, PersonNotKnown, normal_email
+from yts_workspace import accounts, i18n
+from yts_workspace.people import EmailTaken, PersonNotKnown, normal_email, valid_email
 from yts_workspace.problems import FieldMessage
 from yts_workspace.web import Visit, render, visit_of
 
@@ -71,7 +71,7 @@ async def invite(request: Request, visit: Visitor) -> Response:
     name = str(form.get("name", "")).strip()
     role = Role.admin if form.get("role") == "admin" else Role.coordinator
     school: uuid.UUID | None = None
-    if "@" not in email or len(email) > 254:
+    if not valid_email(email):
         errors.append(FieldMessage("email", visit.words("sign_in.email_invalid")))
     if not name:
         errors.append(FieldMessage("name", visit.words("rule.missing")))
@@ -83,37 +83,33 @@ async def invite(request: Request, visit: Visitor) -> Response:
     language = str(form.get("language") or "kk")
     if not errors:
         try:
-            person = await workspace.people.add(
+            await accounts.invite(
+                workspace.settings,
+                workspace.people,
+                workspace.links,
                 email=email,
                 name=name,
                 role=role,
                 school_id=school,
-                language=language if language in i18n.LANGUAGES else "kk",
+                language=language,
             )
         except EmailTaken:
             errors.append(FieldMessage("email", visit.words("people.email_taken")))
     if errors:
         return await _people_page(visit, 422, errors=errors, values=form)
-    token = await workspace.links.make(person.id)
-    link = f"{workspace.settings.public_url.rstrip('/')}/sign-in/link?token={token}"
-    await mail.send(workspace.settings, mail.sign_in_mail(workspace.settings, person, link))
     return RedirectResponse("/staff/people?invited=1", status_code=303)
 
 
 @router.post("/people/{person_id}/revocation")
 async def revoke(person_id: uuid.UUID, request: Request, visit: Visitor) -> Response:
-    """Access withdrawn at once: the account marked revoked (no new sign-in, no new token), its
-    sessions ended, and every service told to refuse the tokens it holds."""
+    """Access withdrawn at once, everywhere (``accounts.revoke_access``)."""
     visit.staff()
     await visit.form()
     workspace = request.app.state.workspace
     try:
-        person = await workspace.people.revoke(person_id)
+        await accounts.revoke_access(workspace.js, workspace.people, workspace.signins, person_id)
     except PersonNotKnown:
         return render(visit, "problem.html", status=404, problem=None)
-    for ended in await workspace.signins.end_all_of(person.id):
-        await revoke_session(workspace.js, ended.sid, reason="access revoked")
-    await revoke_person(workspace.js, person.id)
     return RedirectResponse("/staff/people?revoked=1", status_code=303)
 
 

@@ -40,6 +40,12 @@ def normal_email(email: str) -> str:
     return email.strip().lower()
 
 
+def valid_email(email: str) -> bool:
+    """Enough of an address to mail a link to (the mail server says the rest)."""
+    email = normal_email(email)
+    return 0 < email.find("@") < len(email) - 1 and len(email) <= 254 and " " not in email
+
+
 def _person_key(person_id: uuid.UUID) -> str:
     return f"person.{person_id}"
 

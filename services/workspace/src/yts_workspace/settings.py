@@ -3,6 +3,7 @@ lasts."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -39,8 +40,13 @@ class WorkspaceSettings(BaseSettings):
 
     signing_key: SecretStr | None = Field(
         default=None,
-        description="the private JWK (Ed25519) that signs people's access tokens; default: a "
-        "key made at start (each instance publishes its own)",
+        description="the private JWK (Ed25519) that signs people's access tokens (every "
+        "instance the same); default: the key in signing_key_file",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="where the signing key is kept when the setting gives none (made once, "
+        "mode 0600); with neither, each start makes a key of its own",
     )
     token_seconds: int = Field(
         default=120, ge=10, le=900, description="life of a token minted for one call"
