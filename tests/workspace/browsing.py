@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -21,6 +22,7 @@ from yts_workspace.buckets import PEOPLE_BUCKET
 from yts_workspace.people import People, Person
 
 from tests.support.notifications_mailbox import MailBox
+from tests.support.notifications_partner import Partner
 from tests.support.services import eventually_sync
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -40,6 +42,15 @@ SHOWN = frozenset(
         "mail-en",
         "staff",
         "people",
+        "schools-en",
+        "school-errors-en",
+        "school-en",
+        "cohorts-errors-en",
+        "webhook-errors-en",
+        "webhooks-en",
+        "delivery-en",
+        "erase-en",
+        "erased-en",
     }
 )
 LINK = re.compile(r"http://\S+/sign-in/link\?token=\S+")
@@ -160,17 +171,42 @@ class World:
         return found.group(0)
 
 
-def sign_in(world: World, browser: Any, person: Person, lang: str = "en") -> Any:
-    """A new browser context signed in as ``person`` through the mailed link."""
+class PartnerOnLoopback:
+    """A partner's webhook receiver (``tests.support``'s Partner, on 127.0.0.1) served from an
+    event loop in a thread of its own, for the browser tests' synchronous code."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.partner = self._run(Partner(name).start())
+
+    def _run(self, step: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(step, self.loop).result(timeout=15)
+
+    def __enter__(self) -> Partner:
+        return self.partner
+
+    def __exit__(self, *_: object) -> None:
+        self._run(self.partner.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+def sign_in(world: World, browser: Any, person: Person | str, lang: str = "en") -> Any:
+    """A new browser context signed in as ``person`` (or the account of an address) through
+    the mailed link."""
+    email = person if isinstance(person, str) else person.email
     # The axe-core scan is injected as an inline script, which the pages' policy refuses.
     context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
     page = context.new_page()
     page.goto(f"{world.url}/sign-in?lang={lang}")
-    seen = len(world.mailbox.to(person.email))
-    page.fill("#email", person.email)
+    seen = len(world.mailbox.to(email))
+    page.fill("#email", email)
     page.click("button[type=submit]")
     page.wait_for_selector(".panel")
-    link = world.link_for(person.email, seen)
+    link = world.link_for(email, seen)
     page.goto(link)
     page.click("main button[type=submit]")
     page.wait_for_load_state()

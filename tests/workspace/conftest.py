@@ -31,7 +31,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     "YTS_WORKSPACE_SMTP_PORT": str(mailbox.port),
                     # Many sign-ins from one client in a few minutes.
                     "YTS_WORKSPACE_LINK_REQUESTS_PER_QUARTER_HOUR": "100",
-                }
+                },
+                # A failing webhook gives up after two attempts, so that the staff's delivery
+                # log shows a failed delivery to retry within the test.
+                "notifications": {"YTS_NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE_SECONDS": "[0.5]"},
             },
         )
         try:

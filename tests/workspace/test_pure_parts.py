@@ -136,6 +136,26 @@ def test_a_field_the_form_does_not_show_and_an_unknown_rule_go_to_the_summary() 
     assert said == [FieldMessage("", "Check this answer (brand_new_rule!)")]
 
 
+def test_a_form_says_a_rule_of_its_own_field_in_its_own_words() -> None:
+    # A cohort's name is typed, so its pattern is not "choose one of the answers".
+    cohort = {("name", "string_pattern_mismatch"): "cohorts.name_pattern"}
+    wrong = problem(("name", "string_pattern_mismatch"), ("starts_on", "string_pattern_mismatch"))
+    said = field_messages(wrong, Words("en"), {"name", "starts_on"}, cohort)
+    assert said == [
+        FieldMessage("name", "Write the two years with a dash between them, like 2025-2026"),
+        FieldMessage("starts_on", "Choose one of the answers"),
+    ]
+
+
+def test_a_webhook_address_refused_by_notifications_is_said_in_each_language() -> None:
+    refused = problem(("url", "public_destination"), ("event_types.1", "public_events_only"))
+    for lang in ("kk", "ru", "en"):
+        said = field_messages(refused, Words(lang), {"url", "event_types"})
+        assert [m.field for m in said] == ["url", "event_types"]
+        assert said[0].text == Words(lang)("rule.public_destination")
+        assert said[1].text == Words(lang)("rule.public_events_only")
+
+
 def test_a_problem_without_fields_is_said_by_its_status() -> None:
     said = field_messages(problem(status=409), Words("kk"), {"first_name"})
     assert len(said) == 1
@@ -164,6 +184,9 @@ def test_numbers_and_dates_are_written_as_each_language_writes_them() -> None:
     assert Words("en").number(12345) == "12,345"
     assert Words("ru").number(12345) == "12\xa0345"
     assert Words("en").day("2026-03-14") == "Mar 14, 2026"
+    # A moment is the programme's: 20:00 UTC is the next morning in Almaty.
+    assert Words("en").day("2026-03-14T20:00:00+00:00") == "Mar 15, 2026"
+    assert Words("en").moment("2026-03-14T20:00:00+00:00") == "Mar 15, 2026, 1:00:00\u202fAM"
     assert Words("kk")("no.such.key") == "no.such.key"
 
 

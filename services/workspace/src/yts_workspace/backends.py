@@ -128,8 +128,23 @@ class Api:
     ) -> Any:
         return await self.call("POST", service, path, body=body, idempotency_key=idempotency_key)
 
+    async def create(
+        self, service: str, path: str, body: Any, idempotency_key: str
+    ) -> tuple[Any, ApiProblem | None]:
+        """A create a form asked for: what was made, or the service's refusal of the form's
+        input (409, 422) for the page to show next to its fields; other problems are raised."""
+        try:
+            return await self.post(service, path, body, idempotency_key), None
+        except ApiProblem as problem:
+            if problem.status not in (409, 422):
+                raise
+            return None, problem
+
     async def patch(self, service: str, path: str, body: Any) -> Any:
         return await self.call("PATCH", service, path, body=body)
+
+    async def delete(self, service: str, path: str) -> Any:
+        return await self.call("DELETE", service, path)
 
     async def every(self, service: str, path: str, **params: Any) -> list[Any]:
         """Every item of a paged list (pages of 100)."""

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 MESSAGES = Path(__file__).parent / "messages"
 LANGUAGES = ("kk", "ru", "en")
 DEFAULT = "kk"
 COOKIE = "yts_lang"
+# Moments (a sign-in, a delivery's attempt) are shown in the programme's time zone.
+TIME_ZONE = ZoneInfo("Asia/Almaty")
 
 
 @cache
@@ -70,5 +73,17 @@ class Words:
         if value is None or value == "":
             return ""
         if isinstance(value, str):
-            value = date.fromisoformat(value[:10])
+            # A moment's day is the programme's (Asia/Almaty), not UTC's.
+            value = (
+                datetime.fromisoformat(value).astimezone(TIME_ZONE).date()
+                if len(value) > 10
+                else date.fromisoformat(value)
+            )
         return format_date(value, format="medium", locale=self.lang)
+
+    def moment(self, value: datetime | str | None) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return format_datetime(value, format="medium", tzinfo=TIME_ZONE, locale=self.lang)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yts_workspace.backends import Api, ApiProblem, new_idempotency_key
+from yts_workspace.forms import answered, as_list, whole
 from yts_workspace.problems import FieldMessage, field_messages
 from yts_workspace.web import Visit, render, visit_of
 
@@ -59,39 +60,6 @@ OUTCOME_FIELDS = frozenset(
         "feedback.average_rating",
     }
 )
-
-
-def as_list(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value if v]
-    return [str(value)] if value else []
-
-
-def whole(value: Any) -> Any:
-    """A number typed in a form: sent as a number when it is one, else as typed (the API says
-    what is wrong with it, next to the field)."""
-    text = str(value or "").strip()
-    if text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text.replace(",", "."))
-        except ValueError:
-            return text
-
-
-def answered(body: dict[str, Any]) -> dict[str, Any]:
-    """A form's body without the fields left empty, so that the API names each as missing
-    (rather than too short, or of the wrong type)."""
-    kept: dict[str, Any] = {}
-    for key, value in body.items():
-        if isinstance(value, dict):
-            value = answered(value)
-        if value not in (None, "", [], {}):
-            kept[key] = value
-    return kept
 
 
 def name_of(trainer: dict[str, Any]) -> str:
@@ -179,13 +147,10 @@ async def enrol(school_id: uuid.UUID, visit: Visitor) -> Response:
         },
         "enrolled_on": form.get("enrolled_on") or None,
     }
-    try:
-        trainer = await api.post(
-            "enrolment", "/v1/trainers", answered(body), idempotency_key=str(form.get("key") or "")
-        )
-    except ApiProblem as problem:
-        if problem.status not in (409, 422):
-            raise
+    trainer, problem = await api.create(
+        "enrolment", "/v1/trainers", answered(body), str(form.get("key") or "")
+    )
+    if problem is not None:
         school = await api.get("enrolment", f"/v1/schools/{school_id}")
         values = {**form, "languages": as_list(form.get("languages"))}
         values["key"] = new_idempotency_key()  # what is corrected is a new request
@@ -439,13 +404,10 @@ async def plan(school_id: uuid.UUID, visit: Visitor) -> Response:
     )
     # An empty list is sent as one, so that the service says "choose at least one".
     body["facilitator_ids"] = as_list(form.get("facilitator_ids"))
-    try:
-        session = await visit.api().post(
-            "sessions", "/v1/sessions", body, idempotency_key=str(form.get("key") or "")
-        )
-    except ApiProblem as problem:
-        if problem.status not in (409, 422):
-            raise
+    session, problem = await visit.api().create(
+        "sessions", "/v1/sessions", body, str(form.get("key") or "")
+    )
+    if problem is not None:
         values = {
             **form,
             "facilitator_ids": as_list(form.get("facilitator_ids")),

@@ -71,6 +71,7 @@ async def use_link(request: Request, visit: Visitor) -> Response:
     if person is None or not person.active:
         return render(visit, "link_refused.html", status=400)
     cookie, _ = await workspace.signins.start(person.id)
+    await workspace.people.note_sign_in(person.id)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

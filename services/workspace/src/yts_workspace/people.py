@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ class Person(BaseModel):
     language: str = "kk"
     created_at: datetime
     revoked_at: datetime | None = None
+    last_signed_in_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -116,6 +118,20 @@ class People:
                 if person is not None:
                     found.append(person)
         return sorted(found, key=lambda p: (p.role.value, p.name.lower()))
+
+    async def note_sign_in(self, person_id: uuid.UUID, at: datetime | None = None) -> None:
+        """When the person last signed in, for staff's list (a lost race with another write of
+        the same account leaves the older value: it is a hint, not a record)."""
+        try:
+            entry = await self.kv.get(_person_key(person_id))
+        except KeyNotFoundError:
+            return
+        person = Person.model_validate_json(entry.value or b"{}")
+        noted = person.model_copy(update={"last_signed_in_at": at or datetime.now(UTC)})
+        with contextlib.suppress(KeyWrongLastSequenceError):
+            await self.kv.update(
+                _person_key(person_id), noted.model_dump_json().encode(), last=entry.revision
+            )
 
     async def revoke(self, person_id: uuid.UUID) -> Person:
         try:

@@ -18,16 +18,23 @@ class FieldMessage:
 
 
 def field_messages(
-    problem: ApiProblem, words: Words, fields: frozenset[str] | set[str]
+    problem: ApiProblem,
+    words: Words,
+    fields: frozenset[str] | set[str],
+    said: dict[tuple[str, str], str] | None = None,
 ) -> list[FieldMessage]:
     """The messages of a problem for a form showing ``fields``: one per field at fault (the
-    first rule it broke), in the person's language; a problem without fields is one message."""
+    first rule it broke), in the person's language; a problem without fields is one message.
+    ``said`` names the message of a (field, rule) this form says in its own words (a cohort's
+    name that does not match its pattern is not "choose one of the answers")."""
     found: dict[str, FieldMessage] = {}
     for error in problem.errors:
         name = _form_field(error.get("field", ""), fields)
         if name in found and name:
             continue
-        text = words.rule(error.get("rule", ""), error.get("message", ""))
+        rule = error.get("rule", "")
+        own = (said or {}).get((name, rule))
+        text = words(own) if own else words.rule(rule, error.get("message", ""))
         found[name or f"#{len(found)}"] = FieldMessage(name, text)
     if not found:
         return [FieldMessage("", words.problem(problem.status, problem.detail))]
