@@ -45,6 +45,7 @@ SHOWN = frozenset(
         "schools-en",
         "school-errors-en",
         "school-en",
+        "school-contact-errors-en",
         "cohorts-errors-en",
         "webhook-errors-en",
         "webhooks-en",
@@ -211,6 +212,12 @@ def sign_in(world: World, browser: Any, person: Person | str, lang: str = "en") 
     page.click("main button[type=submit]")
     page.wait_for_load_state()
     return page
+
+
+def submit(page: Any) -> None:
+    """Press the last submit button of the page's form and wait for the answer."""
+    page.click("main form[method=post] button[type=submit] >> nth=-1")
+    page.wait_for_load_state()
 
 
 def serious_violations(page: Any) -> list[str]:

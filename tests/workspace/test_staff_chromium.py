@@ -25,6 +25,7 @@ from tests.workspace.browsing import (
     serious_violations,
     shoot,
     sign_in,
+    submit,
 )
 
 pytestmark = [needs_chromium, pytest.mark.timeout(600)]
@@ -76,11 +77,6 @@ WORDS = {
         "erased": "Жеке деректер өшірілді",
     },
 }
-
-
-def submit(page: Any) -> None:
-    page.click("main form[method=post] button[type=submit] >> nth=-1")
-    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])

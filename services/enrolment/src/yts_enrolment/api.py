@@ -13,12 +13,14 @@ from yts_chassis.idempotency import idempotent_create
 from yts_chassis.paging import Limit, Offset, Page
 
 from yts_enrolment import certificates, queries, usecases
-from yts_enrolment.domain import District, TrainerStatus
+from yts_enrolment.domain import District, Locale, TrainerStatus
 from yts_enrolment.errors import CredentialNotKnown, CredentialRevoked
 from yts_enrolment.schemas import (
     CertificateOut,
     CohortIn,
     CohortOut,
+    Coordinator,
+    CoordinatorOut,
     NamesCorrectionIn,
     SchoolIn,
     SchoolOut,
@@ -40,6 +42,14 @@ PROBLEMS = {
 
 def school_out(school: School) -> SchoolOut:
     return SchoolOut.model_validate(school, from_attributes=True)
+
+
+def coordinator_out(school: School) -> CoordinatorOut:
+    return CoordinatorOut(
+        name=school.coordinator_name,
+        email=school.coordinator_email,
+        locale=Locale(school.coordinator_locale),
+    )
 
 
 def cohort_out(cohort: Cohort) -> CohortOut:
@@ -87,10 +97,39 @@ def build_router(deps: usecases.Deps) -> APIRouter:
 
     @router.get("/schools/{school_id}", tags=["schools"], summary="One school")
     async def get_school(school_id: uuid.UUID, _: Staff) -> SchoolOut:
+        return school_out(await _school_known(school_id))
+
+    async def _school_known(school_id: uuid.UUID) -> School:
         school = await queries.school(deps.db, school_id)
         if school is None:
             raise Problem.not_found("school", school_id)
-        return school_out(school)
+        return school
+
+    @router.get(
+        "/schools/{school_id}/coordinator",
+        tags=["schools"],
+        summary="The coordinator the school's mail goes to (staff, or the school's coordinator)",
+        responses={404: {"description": "no such school"}},
+    )
+    async def get_coordinator(school_id: uuid.UUID, principal: Staff) -> CoordinatorOut:
+        # A coordinator asking about another school is refused before it learns if it exists.
+        ensure_school_access(principal, school_id)
+        return coordinator_out(await _school_known(school_id))
+
+    @router.put(
+        "/schools/{school_id}/coordinator",
+        tags=["schools"],
+        summary="Replace the coordinator the school's mail goes to (staff)",
+        description="Checked as at registration (the name and address the mail library can "
+        "write). The contact is published on the internal stream only "
+        "(`yts.private.enrolment.school.contact.v1`), in the same transaction; the next mail "
+        "to the school goes to it. The same contact again publishes nothing.",
+        **idempotent_create({404: {"description": "no such school"}}),
+    )
+    async def change_coordinator(
+        school_id: uuid.UUID, body: Coordinator, _: Admin
+    ) -> CoordinatorOut:
+        return coordinator_out(await usecases.change_coordinator(deps, school_id, body))
 
     @router.post(
         "/cohorts",

@@ -16,6 +16,11 @@ class TrainerNotKnown(NotFound):
         super().__init__("trainer", trainer_id)
 
 
+class SchoolNotKnown(NotFound):
+    def __init__(self, school_id: uuid.UUID) -> None:
+        super().__init__("school", school_id)
+
+
 class SchoolNameTaken(Conflict):
     def __init__(self, name: str) -> None:
         super().__init__(Breach("name", "unique", f"a school named {name!r} is registered"))

@@ -85,6 +85,14 @@ class Coordinator(Strict):
     locale: Locale = Field(description="language of the mail: kk, ru or en")
 
 
+class CoordinatorOut(BaseModel):
+    """The contact the programme's mail to the school goes to (an adult's work contact)."""
+
+    name: str
+    email: str
+    locale: Locale
+
+
 class SchoolIn(Strict):
     name: Annotated[str, StringConstraints(min_length=2, max_length=200), OneLine] = Field(
         examples=["School-Lyceum No. 134"]

@@ -40,6 +40,7 @@ from yts_enrolment.errors import (
     EnrolledOutsideCohort,
     NothingToCorrect,
     SchoolNameTaken,
+    SchoolNotKnown,
     SchoolNotRegistered,
     SchoolNotTakingPart,
     TrainerNotActive,
@@ -48,7 +49,14 @@ from yts_enrolment.errors import (
     WithdrawnBeforeEnrolment,
     WithdrawnInFuture,
 )
-from yts_enrolment.schemas import CohortIn, NamesCorrectionIn, SchoolIn, TrainerIn, WithdrawalIn
+from yts_enrolment.schemas import (
+    CohortIn,
+    Coordinator,
+    NamesCorrectionIn,
+    SchoolIn,
+    TrainerIn,
+    WithdrawalIn,
+)
 from yts_enrolment.store import Cohort, School, Trainer, TrainerCredential
 
 
@@ -99,15 +107,37 @@ async def register_school(deps: Deps, cmd: SchoolIn) -> School:
                 registered_at=school.registered_at,
             ),
         )
-        await deps.outbox.add(
-            session,
-            SchoolContact(
-                school_id=school.id,
-                coordinator_name=school.coordinator_name,
-                email=school.coordinator_email,
-                locale=school.coordinator_locale,
-            ),
-        )
+        await deps.outbox.add(session, _contact_of(school))
+    return school
+
+
+def _contact_of(school: School) -> SchoolContact:
+    """The private event that tells the notification service where the school's mail goes."""
+    return SchoolContact(
+        school_id=school.id,
+        coordinator_name=school.coordinator_name,
+        email=school.coordinator_email,
+        locale=school.coordinator_locale,
+    )
+
+
+async def change_coordinator(deps: Deps, school_id: uuid.UUID, cmd: Coordinator) -> School:
+    """The school's coordinator contact replaced; the notification service's replica follows
+    from the private event, so the next mail goes to the new address. The same contact again
+    changes nothing and publishes nothing."""
+    async with deps.db.transaction() as session:
+        school = await session.get(School, school_id, with_for_update=True)
+        if school is None:
+            raise SchoolNotKnown(school_id)
+        contact = (cmd.name, str(cmd.email), cmd.locale.value)
+        if contact == (
+            school.coordinator_name,
+            school.coordinator_email,
+            school.coordinator_locale,
+        ):
+            return school
+        school.coordinator_name, school.coordinator_email, school.coordinator_locale = contact
+        await deps.outbox.add(session, _contact_of(school))
     return school
 
 

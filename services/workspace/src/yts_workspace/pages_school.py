@@ -522,8 +522,16 @@ async def figures_page(school_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
 async def mail_page(school_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
     visit.school(school_id)
     api = visit.api()
-    school, sent = await asyncio.gather(
+    school, contact, sent = await asyncio.gather(
         api.get("enrolment", f"/v1/schools/{school_id}"),
+        api.get("enrolment", f"/v1/schools/{school_id}/coordinator"),
         api.get("notifications", "/v1/mail", school_id=str(school_id), limit=100),
     )
-    return render(visit, "mail.html", school=school, mails=sent["items"], total=sent["total"])
+    return render(
+        visit,
+        "mail.html",
+        school=school,
+        contact=contact,
+        mails=sent["items"],
+        total=sent["total"],
+    )

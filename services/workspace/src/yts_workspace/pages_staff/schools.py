@@ -1,9 +1,11 @@
 """Schools: the list, registering one (enrolment's POST /v1/schools, with the coordinator whom
-the programme's mail goes to), and a school's page with its coordinators in the workspace and
-an invitation for one more."""
+the programme's mail goes to), a school's page with that contact, its coordinators in the
+workspace and an invitation for one more, and changing the contact (enrolment's
+PUT /v1/schools/{id}/coordinator)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -12,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from yts_contracts.vocabulary import District
 
 from yts_workspace import i18n
-from yts_workspace.backends import new_idempotency_key
+from yts_workspace.backends import ApiProblem, new_idempotency_key
 from yts_workspace.forms import answered, as_list
 from yts_workspace.pages_staff.people import invitation
 from yts_workspace.problems import field_messages
@@ -31,6 +33,7 @@ SCHOOL_FIELDS = frozenset(
         "coordinator.locale",
     }
 )
+CONTACT_FIELDS = frozenset({"name", "email", "locale"})
 DISTRICTS = tuple(district.value for district in District)
 
 
@@ -103,10 +106,20 @@ async def register(visit: Visitor) -> Response:
     return RedirectResponse(f"/staff/schools/{school['id']}?registered=1", status_code=303)
 
 
+async def _school_and_contact(visit: Visit, school_id: uuid.UUID) -> tuple[Any, Any]:
+    """The school's record and the coordinator its mail goes to (enrolment keeps both)."""
+    api = visit.api()
+    school, contact = await asyncio.gather(
+        api.get("enrolment", f"/v1/schools/{school_id}"),
+        api.get("enrolment", f"/v1/schools/{school_id}/coordinator"),
+    )
+    return school, contact
+
+
 async def _school_page(
     visit: Visit, school_id: uuid.UUID, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    school = await visit.api().get("enrolment", f"/v1/schools/{school_id}")
+    school, contact = await _school_and_contact(visit, school_id)
     people = await visit.request.app.state.workspace.people.all()
     context.setdefault("values", {"language": visit.words.lang})
     return render(
@@ -114,6 +127,7 @@ async def _school_page(
         "staff_school.html",
         status=status,
         school=school,
+        contact=contact,
         coordinators=[p for p in people if p.school_id == school_id],
         language_codes=i18n.LANGUAGES,
         **context,
@@ -122,10 +136,16 @@ async def _school_page(
 
 @router.get("/schools/{school_id}")
 async def school_page(
-    school_id: uuid.UUID, visit: Visitor, registered: bool = False, invited: bool = False
+    school_id: uuid.UUID,
+    visit: Visitor,
+    registered: bool = False,
+    invited: bool = False,
+    contact_changed: bool = False,
 ) -> HTMLResponse:
     visit.staff()
-    return await _school_page(visit, school_id, registered=registered, invited=invited)
+    return await _school_page(
+        visit, school_id, registered=registered, invited=invited, contact_changed=contact_changed
+    )
 
 
 @router.post("/schools/{school_id}/coordinators")
@@ -138,3 +158,47 @@ async def invite_coordinator(school_id: uuid.UUID, visit: Visitor) -> Response:
     if errors:
         return await _school_page(visit, school_id, 422, errors=errors, values=form)
     return RedirectResponse(f"/staff/schools/{school_id}?invited=1", status_code=303)
+
+
+async def _contact_form(
+    visit: Visit, school_id: uuid.UUID, status: int = 200, **context: Any
+) -> HTMLResponse:
+    school, contact = await _school_and_contact(visit, school_id)
+    context.setdefault("values", {**contact, "key": new_idempotency_key()})
+    return render(
+        visit,
+        "staff_school_contact.html",
+        status=status,
+        school=school,
+        language_codes=i18n.LANGUAGES,
+        **context,
+    )
+
+
+@router.get("/schools/{school_id}/contact")
+async def contact_page(school_id: uuid.UUID, visit: Visitor) -> HTMLResponse:
+    visit.staff()
+    return await _contact_form(visit, school_id)
+
+
+@router.post("/schools/{school_id}/contact")
+async def change_contact(school_id: uuid.UUID, visit: Visitor) -> Response:
+    """The contact enrolment keeps for the school's mail, replaced as a whole."""
+    visit.staff()
+    form = await visit.form()
+    body = answered({field: form.get(field) for field in CONTACT_FIELDS})
+    try:
+        await visit.api().call(
+            "PUT",
+            "enrolment",
+            f"/v1/schools/{school_id}/coordinator",
+            body=body,
+            idempotency_key=str(form.get("key") or "") or None,
+        )
+    except ApiProblem as problem:
+        if problem.status not in (409, 422):
+            raise
+        values = {**form, "key": new_idempotency_key()}  # what is corrected is a new request
+        errors = field_messages(problem, visit.words, CONTACT_FIELDS)
+        return await _contact_form(visit, school_id, 422, errors=errors, values=values)
+    return RedirectResponse(f"/staff/schools/{school_id}?contact_changed=1", status_code=303)
