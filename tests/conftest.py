@@ -93,6 +93,7 @@ HEAVY_PATHS = (
     "credentials/test_pages_chromium.py",  # Chromium
     "workspace/test_workspace_chromium.py",  # Chromium against `yts up`'s processes
     "workspace/test_coordinator_sessions_chromium.py",  # the same
+    "bench/",  # the harness's smoke run: a whole system of processes
     "reliability/",  # the short runs: crashes under load, 3-node cluster, SIGTERM, fuzzing
     "e2e/test_crash_recovery.py",  # the whole system as processes, killed mid-flow
     "e2e/test_readme_walkthrough.py",  # the whole system as processes, twice

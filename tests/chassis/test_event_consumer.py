@@ -340,3 +340,17 @@ async def test_events_trickling_into_short_batches_are_applied_at_once_not_after
         info = await js.consumer_info("YTS_ENROLMENT", rig.durable.durable)
         assert info.num_ack_pending == 0
         assert info.num_redelivered == 0
+
+
+async def test_a_lone_event_is_applied_without_waiting_for_its_batch_to_fill(
+    js: JetStreamContext, provisioned: str, database_factory
+) -> None:
+    # A batch consumer whose pull may wait a minute for events: one event comes, and nothing
+    # after it. A fetch ends as soon as nothing more is pending, so the event is applied in a
+    # batch of one instead of waiting out the minute for 49 more.
+    async with consumer_rig(
+        js, provisioned, await database_factory("consumer"), batch_size=50, batch_timeout=60
+    ) as rig:
+        subject, headers, body = school_event("Alone")
+        await js.publish(subject, body, headers=headers)
+        await until_applied(rig.db, ["Alone"], timeout=20)

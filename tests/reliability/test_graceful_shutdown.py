@@ -36,7 +36,7 @@ from yts_deploy.runner import ServiceProcess, service_env, wait_ready
 from yts_sessions.store import ModuleCompletion, messaging
 from yts_sessions.subscriptions import ROSTER as SESSIONS_ROSTER
 
-from tests.chassis.rig import applied_names, consumer_rig, school_event
+from tests.chassis.rig import applied_names, consumer_rig, record_school, school_event
 from tests.support.broker import provisioned_server
 from tests.support.events import stream_messages
 from tests.support.metrics import events_handled
@@ -81,7 +81,6 @@ async def sessions(
             nats_url=nats_server.url,
             database_url=database_url,
             admin_token=ADMIN_TOKEN,
-            tokens_file=tmp_path / "tokens.json",
             extra={"YTS_SESSIONS_LOG_LEVEL": "INFO"},
         ),
         log_path=tmp_path / "sessions.log",
@@ -485,31 +484,55 @@ async def test_sigterm_while_the_outbox_catches_up_publishes_until_the_deadline_
 async def test_a_stopped_subscriber_hands_back_at_once_what_it_fetched_and_never_handled(
     js: JetStreamContext, provisioned: str, database_factory: Any
 ) -> None:
-    """A projection's batch is still filling when the service stops: those messages were
-    taken from the server but never handled. They must go back at once, not wait out the
-    ack wait (30 s here) while the next instance idles."""
+    """Messages delivered to a projection's subscription that its handler never got (a pull
+    request answered while the handler works on the batch before) when the service stops: they
+    must go back at once, not wait out the ack wait (30 s here) while the next instance idles.
+    The batch in hand is finished first."""
+    working, release = asyncio.Event(), asyncio.Event()
+
+    def slow(_rig: Any) -> Any:
+        async def apply(session: Any, event: Any) -> None:
+            working.set()
+            await release.wait()
+            await record_school(session, event)
+
+        return apply
+
     async with consumer_rig(
-        js, provisioned, await database_factory("stop"), batch_size=50, batch_timeout=3.0
+        js,
+        provisioned,
+        await database_factory("stop"),
+        batch_size=50,
+        batch_timeout=3.0,
+        handler=slow,
     ) as rig:
         seqs: list[int] = []
+        for name in ("First", "Second", "Third"):
+            subject, headers, body = school_event(name)
+            seqs.append((await js.publish(subject, body, headers=headers)).seq)
+            if name == "First":
+                await asyncio.wait_for(working.wait(), timeout=10)  # the handler has it
+        (subscriber,) = rig.broker.subscribers
+        pull = subscriber.subscription  # type: ignore[attr-defined]
+        # A pull request of the subscription's own: its answer lands in the subscription.
+        await rig.broker.connection.publish(
+            pull._nms, b'{"batch": 2, "no_wait": true}', reply=pull._deliver
+        )
 
         async def held() -> bool:
             info = await js.consumer_info(ENROLMENT_STREAM, rig.durable.durable)
             return info.num_ack_pending == len(seqs)
 
-        # One message in the subscriber's filling batch, two in the fetch collecting the rest.
-        for names in (["First"], ["Second", "Third"]):
-            for name in names:
-                subject, headers, body = school_event(name)
-                seqs.append((await js.publish(subject, body, headers=headers)).seq)
-            await eventually(held)  # delivered, waiting for the batch to fill
-        for subscriber in rig.broker.subscribers:  # as ServiceRuntime.stop does
-            await subscriber.stop()
-        assert await applied_names(rig.db) == []
-        # Another instance gets them at once.
-        again = await taken_again(js, rig.durable.durable, 3)
-        assert sorted(m.metadata.sequence.stream for m in again) == seqs
-        assert [m.metadata.num_delivered for m in again] == [2, 2, 2]
+        await eventually(held)  # delivered, never handed to the handler
+        stopping = asyncio.create_task(subscriber.stop())  # as ServiceRuntime.stop does
+        await asyncio.sleep(0.2)
+        release.set()
+        await stopping
+        assert await applied_names(rig.db) == ["First"]
+        # Another instance gets the other two at once.
+        again = await taken_again(js, rig.durable.durable, 2)
+        assert sorted(m.metadata.sequence.stream for m in again) == seqs[1:]
+        assert [m.metadata.num_delivered for m in again] == [2, 2]
 
 
 async def taken_again(js: JetStreamContext, durable: str, count: int) -> list[Msg]:

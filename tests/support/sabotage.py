@@ -51,9 +51,12 @@ def reporting_skips_acks() -> FastAPI:
 
     ack = EventConsumer._ack
 
-    async def skipping(self: EventConsumer, messages: Sequence[Any], outcome: str) -> None:
-        kept = [m for m in messages if not m.subject.endswith(".session.completed.v1")]
-        await ack(self, kept, outcome)
+    async def skipping(self: EventConsumer, *groups: tuple[Sequence[Any], str]) -> None:
+        kept = [
+            ([m for m in messages if not m.subject.endswith(".session.completed.v1")], outcome)
+            for messages, outcome in groups
+        ]
+        await ack(self, *kept)
 
     EventConsumer._ack = skipping  # type: ignore[method-assign]
     return _app("reporting")
@@ -62,15 +65,21 @@ def reporting_skips_acks() -> FastAPI:
 def sessions_loses_events() -> FastAPI:
     from yts_chassis.outbox import OutboxRelay
 
-    publish = OutboxRelay._publish
+    publish = OutboxRelay._publish_in_order
     count = itertools.count()
 
-    async def losing(self: OutboxRelay, publisher: Any, row: Any) -> Any:
-        if row.subject.endswith(".module.completed.v1") and next(count) % 3 == 0:
-            return None  # "published": marked so, never sent
-        return await publish(self, publisher, row)
+    async def losing(self: OutboxRelay, publisher: Any, rows: Sequence[Any]) -> Any:
+        lost = [
+            row
+            for row in rows
+            if row.subject.endswith(".module.completed.v1") and next(count) % 3 == 0
+        ]
+        sent = [row for row in rows if row not in lost]
+        acks, unpublished = await publish(self, publisher, sent)
+        # "Published": marked so, never sent.
+        return [*acks, *((row.seq, None) for row in lost)], unpublished
 
-    OutboxRelay._publish = losing  # type: ignore[method-assign]
+    OutboxRelay._publish_in_order = losing  # type: ignore[method-assign]
     return _app("sessions")
 
 

@@ -24,9 +24,11 @@ from faststream.nats import (
 )
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 
 from yts_chassis.logs import get_logger
 from yts_chassis.settings import ServiceSettings
@@ -107,6 +109,33 @@ def _fetch_timeouts_end_the_fetch(subscriber: Any) -> None:
         pull.fetch = fetch_until_deadline
 
     _on_each_pull_subscription(subscriber, "_yts_timeouts_wrapped", wrap)
+
+
+def _one_fetch_per_batch(subscriber: Any, batch_size: int, wait: float) -> None:
+    """Hand each fetch to the handler as it comes: a batch never waits to fill.
+
+    FastStream 0.7.8's batch loop fetches again after a partial batch until the batch is full
+    or its deadline passes, so a live event waited up to the whole deadline in the client.
+    One fetch already returns as soon as nothing more is pending (nats-py asks the server with
+    ``no_wait``): when events are waiting it brings up to ``batch_size`` of them at once, and
+    when none is, it waits up to ``wait`` for the first one and returns with it. A backlog
+    still comes in full batches, since it piles up while the previous batch is applied.
+    """
+
+    async def consume_what_is_pending() -> None:
+        while subscriber.running:
+            try:
+                messages = await subscriber.subscription.fetch(batch=batch_size, timeout=wait)
+            except TimeoutError:  # nats' and asyncio's alike: nothing came
+                continue
+            except (ConnectionClosedError, ServiceUnavailableError):
+                # Unprocessed messages stay unacknowledged for the server to redeliver.
+                await asyncio.sleep(min(wait, 1.0))
+                continue
+            if messages and subscriber.running:
+                await subscriber.consume(messages)
+
+    subscriber._consume_pull = consume_what_is_pending
 
 
 class _Taken:
@@ -202,7 +231,9 @@ def durable_subscriber(
     """Decorate ``async def f(messages: Sequence[Msg])`` as the subscriber bound to ``consumer``.
 
     ``batch_size > 1`` uses ``PullSub(batch=True)``: one list per fetch, applied in order in one
-    transaction (for projections). ``batch_size == 1`` takes one message per fetch, in order.
+    transaction (for projections); a fetch brings what is pending, up to ``batch_size``, or
+    waits up to ``batch_timeout`` for the first event when none is (``_one_fetch_per_batch``).
+    ``batch_size == 1`` takes one message per fetch, in order.
     Non-batch pulls with a larger batch run concurrently (no order), and ``max_workers > 1``
     over-fetches, so neither is offered here.
 
@@ -247,6 +278,8 @@ def durable_subscriber(
             description=consumer.description,
         )
         _fetch_timeouts_end_the_fetch(subscriber)
+        if batch_size > 1:
+            _one_fetch_per_batch(subscriber, batch_size, batch_timeout)
         _what_stop_leaves_goes_back_at_once(subscriber, taken, consumer.durable)
         return subscriber(target)
 

@@ -4,7 +4,8 @@ transaction, then ack.
 Ack policy, chosen on purpose (see the design's known traps): subscribers use FastStream's
 ``AckPolicy.MANUAL`` and this module decides per message:
 
-- applied or duplicate: ``ack_sync`` after the commit;
+- applied or duplicate: acked after the commit, the whole batch in one round trip (an ack
+  each, then one flush: a lost ack means a redelivery the inbox recognises as a duplicate);
 - poison (a body over the size limit or not decodable at all, bad JSON, unknown type or
   version, invalid data, or a handler's ``RejectEvent``): published to ``YTS_DLQ`` with the
   reason, then ``term``;
@@ -190,23 +191,26 @@ class EventConsumer:
                 relevant.append((msg, received))
             else:
                 ignored.append(msg)  # a known event this service does not need
-        if ignored:
-            await self._ack(ignored, "ignored")
-        if relevant:
-            try:
-                outcomes = await self._apply(relevant)
-            except Exception as exc:
-                if is_transient(exc) or len(relevant) == 1:
-                    await self._failed(relevant, exc)
-                else:
-                    # Find the event at fault: apply one at a time, in order.
-                    await self._apply_one_by_one(relevant)
+        if not relevant:
+            await self._ack((ignored, "ignored"))
+            return
+        try:
+            outcomes = await self._apply(relevant)
+        except Exception as exc:
+            await self._ack((ignored, "ignored"))
+            if is_transient(exc) or len(relevant) == 1:
+                await self._failed(relevant, exc)
             else:
-                for outcome in ("applied", "duplicate"):
-                    await self._ack(
-                        [m for (m, _), o in zip(relevant, outcomes, strict=True) if o == outcome],
-                        outcome,
-                    )
+                # Find the event at fault: apply one at a time, in order.
+                await self._apply_one_by_one(relevant)
+            return
+        await self._ack(
+            (ignored, "ignored"),
+            *(
+                ([m for (m, _), o in zip(relevant, outcomes, strict=True) if o == outcome], outcome)
+                for outcome in ("applied", "duplicate")
+            ),
+        )
 
     async def _apply(self, batch: Sequence[tuple[Msg, ReceivedEvent]]) -> list[str]:
         """Apply a batch in one transaction; returns each event's outcome, in batch order."""
@@ -256,14 +260,14 @@ class EventConsumer:
                 # Keep the order: this event and every later one come back later.
                 await self._failed(list(batch[index:]), exc)
                 return
-            await self._ack([msg], outcome)
+            await self._ack(([msg], outcome))
 
     async def _failed(self, batch: Sequence[tuple[Msg, ReceivedEvent]], exc: Exception) -> None:
         if isinstance(exc, IntegrityError) and len(batch) == 1:
             # A concurrent replica recorded the same event first: nothing left to do.
             async with self.db.session() as session:
                 if await self.inbox.seen(session, self.consumer, [batch[0][1].attributes.id]):
-                    await self._ack([batch[0][0]], "duplicate")
+                    await self._ack(([batch[0][0]], "duplicate"))
                     return
         for msg, received in batch:
             deliveries = _deliveries(msg)
@@ -300,22 +304,27 @@ class EventConsumer:
             return
         self._count("dead_lettered")
 
-    async def _ack(self, messages: Sequence[Msg], outcome: str) -> None:
+    async def _ack(self, *groups: tuple[Sequence[Msg], str]) -> None:
+        """Ack messages whose effect is committed (or that this service ignores), in one round
+        trip: an ack each (a publish, no reply awaited), then one flush for all of them."""
+        messages = [msg for group, _ in groups for msg in group]
         if not messages:
             return
-        results = await asyncio.gather(
-            *(msg.ack_sync(timeout=5.0) for msg in messages), return_exceptions=True
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
+        try:
+            for msg in messages:
+                await msg.ack()
+            await messages[0]._client.flush(timeout=5)
+        except Exception as exc:
             # The effect is committed and recorded in the inbox: a redelivery is a no-op.
             log.warning(
                 "ack not confirmed; a redelivery will be recognised as a duplicate",
                 consumer=self.consumer,
-                failures=len(failed),
-                error=repr(failed[0]),
+                events=len(messages),
+                error=repr(exc),
             )
-        self._count(outcome, len(messages))
+        for group, outcome in groups:
+            if group:
+                self._count(outcome, len(group))
 
     def _count(self, outcome: str, events: int = 1) -> None:
         EVENTS_HANDLED.labels(self.service, self.consumer, outcome).inc(events)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,10 @@ class Database:
             expire_on_commit=False,
         )
         self._session_class = sync_session_class
+        # SQLite has one writer: transactions of this process take turns here instead of
+        # meeting in SQLite's busy handler, which sleeps up to 100 ms between its tries.
+        self._turn = asyncio.Lock() if self.is_sqlite else None
+        self._holding: ContextVar[bool] = ContextVar(f"yts_db_turn_{id(self)}", default=False)
         # What a transaction wrote, for commit hooks that join only a state change (``wrote``).
         event.listen(sync_session_class, "after_flush", _note_flush)
         event.listen(sync_session_class, "do_orm_execute", _note_statement)
@@ -80,9 +85,22 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._sessions() as session, session.begin():
+        """A session inside one transaction: committed on success, rolled back on error. On
+        SQLite the transactions of this process run one at a time (see ``_turn``)."""
+        async with self._writers_turn(), self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _writers_turn(self) -> AsyncIterator[None]:
+        if self._turn is None or self._holding.get():
+            yield  # PostgreSQL, or a transaction opened inside one that has the turn
+            return
+        async with self._turn:
+            token = self._holding.set(True)
+            try:
+                yield
+            finally:
+                self._holding.reset(token)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncSession]:

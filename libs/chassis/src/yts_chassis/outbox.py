@@ -1,10 +1,14 @@
 """Transactional outbox and its relay.
 
 A use case adds its events to the outbox in the same transaction as its state change. The relay
-publishes unpublished rows in order, with ``Nats-Msg-Id`` = event id, awaits each JetStream
-PubAck, then marks the row published. NATS being down means rows wait; nothing is lost and no
-request fails. A commit that carried events wakes the relay at once; a slow poll is only a
-safety net (another replica's commit, a missed wake-up).
+publishes unpublished rows in order, with ``Nats-Msg-Id`` = event id, keeping up to ``window``
+publishes in flight (sent one after the other on one connection, so the stream stores them in
+order), and marks published the leading run of rows whose PubAck came back. A row whose PubAck
+does not come is published again from there on the next pass; the rows after it that did reach
+the stream are dropped by the server's duplicate window as repeats of their ``Nats-Msg-Id``.
+NATS being down means rows wait; nothing is lost and no request fails. A commit that carried
+events wakes the relay at once; a slow poll is only a safety net (another replica's commit, a
+missed wake-up).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -40,6 +45,10 @@ STAGED = "yts_outbox_staged"
 
 
 class JetStreamPublisher(Protocol):
+    """nats-py's JetStream context, as far as the relay uses it."""
+
+    _nc: Any  # the connection: one context per connection keeps one reply subscription
+
     async def publish(
         self,
         subject: str,
@@ -48,6 +57,15 @@ class JetStreamPublisher(Protocol):
         stream: str | None = None,
         headers: dict[str, Any] | None = None,
     ) -> Any: ...
+
+    async def publish_async(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        wait_stall: float | None = None,
+        stream: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> asyncio.Future[Any]: ...
 
 
 class Outbox:
@@ -103,6 +121,7 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
         backoff_first: float = 0.4,
         backoff_max: float = 10.0,
+        window: int = 256,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -111,6 +130,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
+        self.window = window
+        self._publisher: JetStreamPublisher | None = None  # one per connection (see _reuse)
         # NATS away: retry forever, waiting 0.4 s doubling to 10 s, half of it jittered.
         self.backoff = Backoff(backoff_first, backoff_max, jitter=0.5)
         self._wake = asyncio.Event()
@@ -171,8 +192,8 @@ class OutboxRelay:
                 return  # NATS was failing just now: the rows wait for the next start
             if self._stopping.is_set() and (not published or self._drain_over()):
                 return  # drained, or out of time: the rest waits for the next start
-            if published:
-                continue  # more may be waiting
+            if published == self.batch_size or (published and self._stopping.is_set()):
+                continue  # more may be waiting (a commit since has woken the relay anyway)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             self._wake.clear()
@@ -186,60 +207,71 @@ class OutboxRelay:
         publisher = self.publisher_factory()
         if publisher is None:
             return 0  # not connected (yet): rows wait; the connection wakes the relay
-        table = self.outbox.table
-        acks: list[tuple[int, int | None]] = []
-        failure: Exception | None = None
-        async with self.db.transaction() as session:
-            if not self.db.is_sqlite:
+        if self.db.is_sqlite:
+            # One writer: read, publish, then take the writer's turn only to mark, so that
+            # requests' transactions never wait for NATS.
+            async with self.db.session() as session:
+                rows = await self._unpublished(session)
+            acks, unpublished = await self._publish_in_order(self._reuse(publisher), rows)
+            if acks or unpublished:
+                async with self.db.transaction() as session:
+                    await self._mark(session, acks, unpublished)
+        else:
+            async with self.db.transaction() as session:
+                # One relay at a time per database, so that order holds across replicas.
                 locked = await session.execute(
                     text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY}
                 )
                 if not locked.scalar_one():
                     return 0  # another replica's relay is publishing
-            rows = (
-                await session.execute(
-                    select(
-                        table.c.seq,
-                        table.c.event_id,
-                        table.c.subject,
-                        table.c.headers,
-                        table.c.body,
-                    )
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.seq)
-                    .limit(self.batch_size)
-                )
-            ).all()
-            # Publish first, write after: on SQLite the write lock is then held only briefly.
-            for row in rows:
-                if self._drain_over():
-                    break  # stopping: mark what was acknowledged; the rest waits
-                try:
-                    ack = await self._publish(publisher, row)
-                except Exception as exc:
-                    failure = exc
-                    await session.execute(
-                        update(table)
-                        .where(table.c.seq == row.seq)
-                        .values(attempts=table.c.attempts + 1, last_error=repr(exc)[:2000])
-                    )
-                    break
-                acks.append((row.seq, ack_seq(ack)))
-            if acks:
-                now = datetime.now(UTC)
-                await session.execute(
-                    update(table)
-                    .where(table.c.seq == bindparam("b_seq"))
-                    .values(published_at=now, stream_seq=bindparam("b_stream_seq")),
-                    [{"b_seq": seq, "b_stream_seq": stream_seq} for seq, stream_seq in acks],
-                )
+                rows = await self._unpublished(session)
+                acks, unpublished = await self._publish_in_order(self._reuse(publisher), rows)
+                await self._mark(session, acks, unpublished)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(acks))
-        if failure is not None:
-            raise failure
-        if len(acks) < self.batch_size:
-            async with self.db.session() as session:
-                OUTBOX_PENDING.labels(self.service).set(await self.outbox.pending(session))
+        if len(rows) < self.batch_size:
+            # Every unpublished row was read: what is left of them is what waits.
+            OUTBOX_PENDING.labels(self.service).set(len(rows) - len(acks))
+        if unpublished is not None:
+            raise unpublished[1]
         return len(acks)
+
+    async def _unpublished(self, session: AsyncSession) -> Sequence[Row[Any, Any, Any, Any, Any]]:
+        table = self.outbox.table
+        return (
+            await session.execute(
+                select(
+                    table.c.seq, table.c.event_id, table.c.subject, table.c.headers, table.c.body
+                )
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.seq)
+                .limit(self.batch_size)
+            )
+        ).all()
+
+    async def _mark(
+        self,
+        session: AsyncSession,
+        acks: Sequence[tuple[int, int | None]],
+        unpublished: tuple[Any, Exception] | None,
+    ) -> None:
+        """Mark the acknowledged rows published, and count a failed attempt on the row that
+        was not."""
+        table = self.outbox.table
+        if unpublished is not None:
+            row, failure = unpublished
+            await session.execute(
+                update(table)
+                .where(table.c.seq == row.seq)
+                .values(attempts=table.c.attempts + 1, last_error=repr(failure)[:2000])
+            )
+        if acks:
+            now = datetime.now(UTC)
+            await session.execute(
+                update(table)
+                .where(table.c.seq == bindparam("b_seq"))
+                .values(published_at=now, stream_seq=bindparam("b_stream_seq")),
+                [{"b_seq": seq, "b_stream_seq": stream_seq} for seq, stream_seq in acks],
+            )
 
     def _count_failure(self, _retry_state: RetryCallState) -> None:
         OUTBOX_PUBLISH_FAILURES.labels(self.service).inc()
@@ -256,13 +288,59 @@ class OutboxRelay:
             self._drain_until is not None and asyncio.get_running_loop().time() >= self._drain_until
         )
 
-    async def _publish(
-        self, publisher: JetStreamPublisher, row: Row[Any, Any, Any, Any, Any]
-    ) -> Any:
-        headers = json.loads(row.headers)
-        return await publisher.publish(
-            row.subject, row.body, timeout=self.publish_timeout, headers=headers
-        )
+    def _reuse(self, publisher: JetStreamPublisher) -> JetStreamPublisher:
+        """The context first seen for this connection: each context subscribes once to its
+        PubAcks, so a context made anew per pass would leave a subscription behind each time."""
+        kept = self._publisher
+        if kept is None or kept._nc is not publisher._nc:
+            self._publisher = kept = publisher
+        return kept
+
+    async def _publish_in_order(
+        self, publisher: JetStreamPublisher, rows: Sequence[Row[Any, Any, Any, Any, Any]]
+    ) -> tuple[list[tuple[int, int | None]], tuple[Any, Exception] | None]:
+        """Publish ``rows`` in order, up to ``window`` PubAcks outstanding; returns the leading
+        run of rows acknowledged (seq, stream seq), and the first row that was not with why.
+        Rows after that one are left for the next pass, whatever became of them."""
+        in_flight: deque[tuple[Any, asyncio.Future[Any]]] = deque()
+        acks: list[tuple[int, int | None]] = []
+
+        async def settle_oldest() -> None:
+            row, future = in_flight[0]
+            try:
+                ack = await asyncio.wait_for(future, timeout=self.publish_timeout)
+            except Exception as exc:
+                raise _Unpublished(row, exc) from exc
+            in_flight.popleft()
+            acks.append((row.seq, ack_seq(ack)))
+
+        try:
+            for row in rows:
+                if self._drain_over():
+                    break  # stopping: mark what was acknowledged; the rest waits
+                if len(in_flight) >= self.window:
+                    await settle_oldest()
+                try:
+                    future = await publisher.publish_async(
+                        row.subject, row.body, headers=json.loads(row.headers)
+                    )
+                except Exception as exc:
+                    raise _Unpublished(row, exc) from exc
+                in_flight.append((row, future))
+            while in_flight:
+                await settle_oldest()
+        except _Unpublished as unpublished:
+            for _, future in in_flight:
+                future.cancel()
+            return acks, (unpublished.row, unpublished.failure)
+        return acks, None
+
+
+class _Unpublished(Exception):
+    def __init__(self, row: Any, failure: Exception) -> None:
+        super().__init__(repr(failure))
+        self.row = row
+        self.failure = failure
 
 
 class _Stopping(Exception):

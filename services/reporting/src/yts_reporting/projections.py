@@ -15,6 +15,7 @@ Rules that keep the numbers right whatever the delivery does:
 
 Handlers apply an event to every generation being written: the served one, and the one a
 rebuild is filling; the rebuild's replay writes only the new one (see ``generations.py``).
+Which ones is read once per transaction, when it stages its first write.
 
 Writes are staged per transaction (``Writes``) and sent when it commits, one executemany per
 kind of row: a batch of 500 events costs a handful of statements instead of 1,500, which is
@@ -24,7 +25,7 @@ is safe because every write commutes with the others (the rules above).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -57,7 +58,7 @@ from yts_reporting.store import (
     ProjectedTrainer,
 )
 
-Apply = Callable[[AsyncSession, Any, int], Awaitable[None]]
+Apply = Callable[["Writes", Any], None]
 
 WRITES_KEY = "yts_reporting_writes"
 
@@ -65,34 +66,37 @@ WRITES_KEY = "yts_reporting_writes"
 @dataclass
 class _Rows:
     table: Any
-    key: tuple[str, ...]
+    key: tuple[str, ...]  # the natural key (the generation comes on top)
     update: tuple[str, ...] | None  # None: every other column; (): do nothing on conflict
     rows: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
 
 class Writes:
-    """Upserts staged by one transaction, sent at its commit (see ``_send_staged_writes``)."""
+    """Upserts staged by one transaction for the generations it writes, sent at its commit
+    (see ``_send_staged_writes``): the rows once, each written to every generation."""
 
-    def __init__(self) -> None:
+    def __init__(self, generations: tuple[int, ...]) -> None:
+        self.generations = generations
         self.groups: dict[tuple[Any, ...], _Rows] = {}
 
     def upsert(
         self,
         table: Any,
         values: dict[str, Any],
-        key: Sequence[str],
-        update: Sequence[str] | None = None,
+        key: tuple[str, ...],
+        update: tuple[str, ...] | None = None,
     ) -> None:
-        """INSERT ... ON CONFLICT (key) DO UPDATE the ``update`` columns (all others when
-        None) or DO NOTHING (``[]``)."""
-        target = getattr(table, "__table__", table)
-        changes = None if update is None else tuple(update)
-        shape = (target.name, tuple(values), tuple(key), changes)
+        """INSERT ... ON CONFLICT (generation, key) DO UPDATE the ``update`` columns (all
+        others when None) or DO NOTHING (``()``)."""
+        shape = (table, key, update, *values)
         group = self.groups.get(shape)
         if group is None:
-            group = self.groups[shape] = _Rows(target, tuple(key), changes)
-        ident = tuple(values[k] for k in key)
-        if changes == ():
+            group = self.groups[shape] = _Rows(table, key, update)
+        ident = tuple([values[k] for k in key])
+        if len(self.generations) == 1:
+            # The common case: the row is sent as it is, with its one generation.
+            values["generation"] = self.generations[0]
+        if update == ():
             group.rows.setdefault(ident, values)  # the first one stays
         else:
             group.rows.pop(ident, None)
@@ -101,18 +105,20 @@ class Writes:
     def send(self, session: Session) -> None:
         for group in self.groups.values():
             first = next(iter(group.rows.values()))
-            columns = (
-                [c for c in first if c not in group.key] if group.update is None else group.update
-            )
-            statement = upsert_statement(session, group.table, group.key, columns)
-            session.execute(statement, list(group.rows.values()))
+            key = ("generation", *group.key)
+            columns = [c for c in first if c not in key] if group.update is None else group.update
+            rows = list(group.rows.values())
+            if len(self.generations) > 1:
+                rows = [{**values, "generation": g} for g in self.generations for values in rows]
+            session.execute(upsert_statement(session, group.table, key, columns), rows)
         self.groups.clear()
 
 
-def staged(session: AsyncSession) -> Writes:
+async def staged(session: AsyncSession) -> Writes:
+    """This transaction's writes; the generations it writes are read once, on its first."""
     writes = session.info.get(WRITES_KEY)
     if writes is None:
-        writes = session.info[WRITES_KEY] = Writes()
+        writes = session.info[WRITES_KEY] = Writes(await written(session))
     return writes
 
 
@@ -144,43 +150,34 @@ class Projections:
 
     # -- enrolment ------------------------------------------------------------------------
 
-    async def school_registered(
-        self, session: AsyncSession, data: SchoolRegistered, generation: int
-    ) -> None:
-        staged(session).upsert(
+    def school_registered(self, writes: Writes, data: SchoolRegistered) -> None:
+        writes.upsert(
             ProjectedSchool,
             {
-                "generation": generation,
                 "school_id": data.school_id,
                 "name": data.name,
                 "district": data.district.value,
                 "registered_at": data.registered_at,
             },
-            key=["generation", "school_id"],
+            key=("school_id",),
         )
 
-    async def cohort_opened(
-        self, session: AsyncSession, data: CohortOpened, generation: int
-    ) -> None:
-        staged(session).upsert(
+    def cohort_opened(self, writes: Writes, data: CohortOpened) -> None:
+        writes.upsert(
             ProjectedCohort,
             {
-                "generation": generation,
                 "cohort_id": data.cohort_id,
                 "name": data.name,
                 "starts_on": data.starts_on,
                 "ends_on": data.ends_on,
             },
-            key=["generation", "cohort_id"],
+            key=("cohort_id",),
         )
 
-    async def trainer_enrolled(
-        self, session: AsyncSession, data: TrainerEnrolled, generation: int
-    ) -> None:
-        staged(session).upsert(
+    def trainer_enrolled(self, writes: Writes, data: TrainerEnrolled) -> None:
+        writes.upsert(
             ProjectedTrainer,
             {
-                "generation": generation,
                 "trainer_id": data.trainer_id,
                 "school_id": data.school_id,
                 "cohort_id": data.cohort_id,
@@ -190,59 +187,49 @@ class Projections:
                 # The day it took effect (a paper record is entered later), not the day typed.
                 "enrolled_on": data.enrolled_day(self.zone),
             },
-            key=["generation", "trainer_id"],
+            key=("trainer_id",),
         )
 
-    async def trainer_withdrawn(
-        self, session: AsyncSession, data: TrainerWithdrawn, generation: int
-    ) -> None:
+    def trainer_withdrawn(self, writes: Writes, data: TrainerWithdrawn) -> None:
         # The withdrawal names the school too, so a withdrawal seen first still counts there.
-        staged(session).upsert(
+        writes.upsert(
             ProjectedTrainer,
             {
-                "generation": generation,
                 "trainer_id": data.trainer_id,
                 "school_id": data.school_id,
                 "withdrawn_at": data.withdrawn_at,
                 "withdrawn_on": data.withdrawn_day(self.zone),
                 "withdrawal_reason": data.reason.value,
             },
-            key=["generation", "trainer_id"],
-            update=["withdrawn_at", "withdrawn_on", "withdrawal_reason"],
+            key=("trainer_id",),
+            update=("withdrawn_at", "withdrawn_on", "withdrawal_reason"),
         )
 
-    async def trainer_erased(
-        self, session: AsyncSession, data: TrainerErased, generation: int
-    ) -> None:
+    def trainer_erased(self, writes: Writes, data: TrainerErased) -> None:
         # Reporting holds only categories: the tombstone keeps them, so the counts stay right.
-        staged(session).upsert(
+        writes.upsert(
             ProjectedTrainer,
-            {"generation": generation, "trainer_id": data.trainer_id, "erased_at": data.erased_at},
-            key=["generation", "trainer_id"],
-            update=["erased_at"],
+            {"trainer_id": data.trainer_id, "erased_at": data.erased_at},
+            key=("trainer_id",),
+            update=("erased_at",),
         )
 
     # -- sessions -------------------------------------------------------------------------
 
-    async def module_completed(
-        self, session: AsyncSession, data: ModuleCompleted, generation: int
-    ) -> None:
-        staged(session).upsert(
+    def module_completed(self, writes: Writes, data: ModuleCompleted) -> None:
+        writes.upsert(
             ProjectedModuleCompletion,
             {
-                "generation": generation,
                 "trainer_id": data.trainer_id,
                 "module_id": data.module_id,
                 "school_id": data.school_id,
                 "completed_on": data.completed_on,
             },
-            key=["generation", "trainer_id", "module_id"],
-            update=[],
+            key=("trainer_id", "module_id"),
+            update=(),
         )
 
-    async def session_completed(
-        self, session: AsyncSession, data: SessionCompleted, generation: int
-    ) -> None:
+    def session_completed(self, writes: Writes, data: SessionCompleted) -> None:
         completion = {
             "school_id": data.school_id,
             "topic_module_id": data.topic_module_id,
@@ -256,59 +243,52 @@ class Projections:
             "average_rating": data.feedback.average_rating,
         }
         # Only the completion's columns: a cancellation already recorded stays.
-        staged(session).upsert(
+        writes.upsert(
             ProjectedSession,
-            {"generation": generation, "session_id": data.session_id, **completion},
-            key=["generation", "session_id"],
-            update=list(completion),
+            {"session_id": data.session_id, **completion},
+            key=("session_id",),
+            update=tuple(completion),
         )
         for trainer in data.facilitator_ids:
-            staged(session).upsert(
+            writes.upsert(
                 ProjectedSessionFacilitator,
-                {"generation": generation, "session_id": data.session_id, "trainer_id": trainer},
-                key=["generation", "session_id", "trainer_id"],
-                update=[],
+                {"session_id": data.session_id, "trainer_id": trainer},
+                key=("session_id", "trainer_id"),
+                update=(),
             )
         for grade, count in sorted(data.participants.by_grade.items()):
             if count > 0:
-                staged(session).upsert(
+                writes.upsert(
                     ProjectedSessionPeers,
                     {
-                        "generation": generation,
                         "session_id": data.session_id,
                         "grade": int(grade),
                         "participants": count,
                     },
-                    key=["generation", "session_id", "grade"],
+                    key=("session_id", "grade"),
                 )
 
-    async def session_cancelled(
-        self, session: AsyncSession, data: SessionCancelled, generation: int
-    ) -> None:
-        staged(session).upsert(
+    def session_cancelled(self, writes: Writes, data: SessionCancelled) -> None:
+        writes.upsert(
             ProjectedSession,
             {
-                "generation": generation,
                 "session_id": data.session_id,
                 "school_id": data.school_id,
                 "cancelled_at": data.cancelled_at,
                 "cancelled_on": self.day(data.cancelled_at),
             },
-            key=["generation", "session_id"],
-            update=["cancelled_at", "cancelled_on"],
+            key=("session_id",),
+            update=("cancelled_at", "cancelled_on"),
         )
 
     # -- milestones -----------------------------------------------------------------------
 
-    async def milestone_reached(
-        self, session: AsyncSession, data: MilestoneReached, generation: int
-    ) -> None:
+    def milestone_reached(self, writes: Writes, data: MilestoneReached) -> None:
         # Each milestone is reached once: its id is derived from kind and subject, so a repeat
         # (even under a new ce-id) is the same row and the first one stays.
-        staged(session).upsert(
+        writes.upsert(
             ProjectedMilestone,
             {
-                "generation": generation,
                 "milestone_id": data.milestone_id,
                 "kind": data.kind.value,
                 "subject_type": data.subject.type.value,
@@ -316,8 +296,8 @@ class Projections:
                 "reached_at": data.reached_at,
                 "reached_on": self.day(data.reached_at),
             },
-            key=["generation", "milestone_id"],
-            update=[],
+            key=("milestone_id",),
+            update=(),
         )
 
     # -- wiring ---------------------------------------------------------------------------
@@ -344,8 +324,7 @@ class Projections:
 
 def _each_generation(apply: Apply) -> EventHandler:
     async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
-        for generation in await written(session):
-            await apply(session, event.data, generation)
+        apply(await staged(session), event.data)
 
     handler.__name__ = getattr(apply, "__name__", "handler")
     return handler

@@ -60,7 +60,11 @@ class ReportingSettings(ServiceSettings):
         default=500, ge=1, le=5000, description="events applied per transaction"
     )
     projection_batch_wait_seconds: float = Field(
-        default=0.2, gt=0, le=5, description="longest wait to fill a batch (adds latency)"
+        default=0.2,
+        gt=0,
+        le=5,
+        description="how long one pull waits for a first event when none is pending (a batch "
+        "never waits to fill: a fetch brings what is pending at once)",
     )
     targets: ProgrammeTargets = Field(default_factory=ProgrammeTargets)
     school_targets: SchoolTargets = Field(

@@ -46,6 +46,11 @@ def is_certified(completed: Collection[str], core: Collection[str]) -> bool:
     return set(core) <= set(completed)
 
 
+def is_certified_by_count(core_completed: int, core_total: int) -> bool:
+    """The same from counts: a trainer's core modules completed (each once) of the core."""
+    return core_completed >= core_total
+
+
 def participants_breach(
     total: int, female: int, male: int, by_grade: dict[str, int]
 ) -> Breach | None:

@@ -8,6 +8,7 @@ the notes of the sessions they were to run."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import JSON, BigInteger, Column
@@ -139,17 +140,25 @@ metadata = SessionsTable.metadata
 messaging = define_messaging_tables(metadata)
 
 
-async def increment(session: AsyncSession, subject: str, name: str, by: int) -> int:
-    """Add ``by`` to a count and return the new value, in one statement. On PostgreSQL the
-    statement locks the row until commit, so concurrent transactions add one after the other
-    and each sees the value it produced; SQLite has a single writer anyway."""
+async def increment(
+    session: AsyncSession, steps: Sequence[tuple[str, str, int]]
+) -> dict[tuple[str, str], int]:
+    """Add to counts, each ``(subject, name, by)``, and return the new values by (subject,
+    name), in one statement. On PostgreSQL it locks each row until commit, in the order given
+    (callers sort, so concurrent transactions cannot deadlock), and concurrent transactions
+    add one after the other, each seeing the value it produced; SQLite has a single writer."""
+    if not steps:
+        return {}
     table = Counter.__table__  # type: ignore[attr-defined]
-    statement = dialect_insert(session, table).values(subject=subject, name=name, value=by)
+    statement = dialect_insert(session, table).values(
+        [{"subject": subject, "name": name, "value": by} for subject, name, by in steps]
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["subject", "name"],
         set_={"value": table.c.value + statement.excluded.value},
-    ).returning(table.c.value)
-    return int((await session.execute(statement)).scalar_one())
+    ).returning(table.c.subject, table.c.name, table.c.value)
+    rows = (await session.execute(statement)).all()
+    return {(subject, name): int(value) for subject, name, value in rows}
 
 
 async def record_milestone(session: AsyncSession, milestone: Milestone) -> bool:

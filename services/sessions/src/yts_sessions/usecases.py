@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -132,7 +132,12 @@ async def complete_module(
         module = deps.curriculum.get(cmd.module_id)
         if module is None:
             raise ModuleNotInCurriculum("module_id", cmd.module_id)
-        (cohort,) = await _cohort_dates(session, [trainer], "completed_on")
+        of_cohort = (
+            await session.get(RosterCohort, trainer.cohort_id)
+            if trainer.cohort_id is not None
+            else None
+        )
+        (cohort,) = _cohort_dates([(trainer, of_cohort)], "completed_on")
         enforce(domain.completed_on_breach(completed_on, today, cohort))
         if trainer.status != TrainerStatus.active.value:
             raise TrainerNotActive.completing_a_module(trainer_id)
@@ -181,30 +186,41 @@ async def _check_facilitators(
     deps: Deps,
     school_id: uuid.UUID,
     facilitator_ids: Sequence[uuid.UUID],
-) -> list[RosterTrainer]:
+) -> list[tuple[RosterTrainer, RosterCohort | None]]:
     """Facilitators are 1 to 3 distinct trainers, enrolled, active, of the session's school and
-    certified; returns their roster rows in the order given."""
+    certified; returns their roster rows, each with their cohort, in the order given. One
+    query: each trainer with their cohort and how many core modules they completed."""
     if len(set(facilitator_ids)) != len(facilitator_ids):
         raise FacilitatorNamedTwice()
-    rows = await session.execute(
-        select(RosterTrainer).where(col(RosterTrainer.trainer_id).in_(facilitator_ids))
+    core = deps.curriculum.core_ids
+    core_done = (
+        select(func.count())
+        .where(
+            col(ModuleCompletion.trainer_id) == col(RosterTrainer.trainer_id),
+            col(ModuleCompletion.module_id).in_(core),
+        )
+        .scalar_subquery()
     )
-    known = {t.trainer_id: t for t in rows.scalars()}
-    trainers: list[RosterTrainer] = []
+    rows = await session.execute(
+        select(RosterTrainer, RosterCohort, core_done)
+        .outerjoin(RosterCohort, col(RosterCohort.cohort_id) == col(RosterTrainer.cohort_id))
+        .where(col(RosterTrainer.trainer_id).in_(facilitator_ids))
+    )
+    known = {trainer.trainer_id: (trainer, cohort, done) for trainer, cohort, done in rows.all()}
+    trainers: list[tuple[RosterTrainer, RosterCohort | None]] = []
     for trainer_id in facilitator_ids:
-        trainer = known.get(trainer_id)
+        trainer, cohort, _ = known.get(trainer_id, (None, None, 0))
         if trainer is None or trainer.enrolled_at is None:
             raise TrainerNotEnrolled("facilitator_ids", trainer_id)
         if trainer.status != TrainerStatus.active.value:
             raise TrainerNotActive.facilitating(trainer_id)
         if trainer.school_id != school_id:
             raise FacilitatorOfAnotherSchool(trainer_id)
-        trainers.append(trainer)
-    done = await _completed_core(session, deps, facilitator_ids)
-    core = deps.curriculum.core_ids
+        trainers.append((trainer, cohort))
     for trainer_id in facilitator_ids:
-        if not domain.is_certified(done[trainer_id], core):
-            raise NotCertified(trainer_id, len(done[trainer_id]), len(core))
+        done = int(known[trainer_id][2])
+        if not domain.is_certified_by_count(done, len(core)):
+            raise NotCertified(trainer_id, done, len(core))
     return trainers
 
 
@@ -216,7 +232,7 @@ async def plan_session(deps: Deps, cmd: SessionPlanIn, principal: Principal) -> 
             raise SchoolNotRegistered(cmd.school_id)
         trainers = await _check_facilitators(session, deps, cmd.school_id, cmd.facilitator_ids)
         if cmd.planned_on is not None:
-            cohorts = await _cohort_dates(session, trainers, "planned_on")
+            cohorts = _cohort_dates(trainers, "planned_on")
             enforce(domain.planned_on_breach(cmd.planned_on, cohorts))
         peer = PeerSession(
             id=new_id(),
@@ -245,35 +261,47 @@ def _add_facilitators(
 async def _planned_session(
     session: AsyncSession, session_id: uuid.UUID, principal: Principal
 ) -> tuple[PeerSession, list[uuid.UUID]]:
-    peer = await session.get(PeerSession, session_id)
-    if peer is None:
+    """The session, still planned, and its facilitators in the order named (one query)."""
+    rows = (
+        await session.execute(
+            select(PeerSession, col(SessionFacilitator.trainer_id))
+            .outerjoin(
+                SessionFacilitator, col(SessionFacilitator.session_id) == col(PeerSession.id)
+            )
+            .where(col(PeerSession.id) == session_id)
+            .order_by(col(SessionFacilitator.position))
+        )
+    ).all()
+    if not rows:
         raise PeerSessionNotKnown(session_id)
+    peer = rows[0][0]
     _ensure_may_act_for(principal, peer.school_id)
     if peer.status != SessionStatus.planned.value:
         raise SessionNotPlanned(peer.status)
-    rows = await session.execute(
-        select(col(SessionFacilitator.trainer_id))
-        .where(col(SessionFacilitator.session_id) == session_id)
-        .order_by(col(SessionFacilitator.position))
-    )
-    return peer, list(rows.scalars())
+    return peer, [trainer_id for _, trainer_id in rows if trainer_id is not None]
 
 
 async def _settle_planned(
     session: AsyncSession, session_id: uuid.UUID, values: dict[str, Any]
-) -> None:
+) -> PeerSession:
     """Move a planned session on, only if it is still planned: of two concurrent requests,
-    one changes the row and the other gets a conflict (``SessionNotPlanned``)."""
-    result = await session.execute(
-        update(PeerSession)
-        .where(
-            col(PeerSession.id) == session_id,
-            col(PeerSession.status) == SessionStatus.planned.value,
+    one changes the row and the other gets a conflict (``SessionNotPlanned``). Returns the
+    session as it now is (the statement returns the row: no second read)."""
+    changed = (
+        await session.execute(
+            update(PeerSession)
+            .where(
+                col(PeerSession.id) == session_id,
+                col(PeerSession.status) == SessionStatus.planned.value,
+            )
+            .values(**values)
+            .returning(PeerSession),
+            execution_options={"populate_existing": True},
         )
-        .values(**values)
-    )
-    if cast(CursorResult[Any], result).rowcount != 1:
+    ).scalar_one_or_none()
+    if changed is None:
         raise SessionNotPlanned("completed or cancelled")
+    return changed
 
 
 async def complete_session(
@@ -299,11 +327,11 @@ async def complete_session(
             )
         )
         trainers = await _check_facilitators(session, deps, peer.school_id, facilitator_ids)
-        cohorts = await _cohort_dates(session, trainers, "delivered_on")
+        cohorts = _cohort_dates(trainers, "delivered_on")
         enforce(domain.delivered_on_breach(cmd.delivered_on, today, cohorts))
         completed_at = _now()
         language = cmd.language or peer.language
-        await _settle_planned(
+        peer = await _settle_planned(
             session,
             session_id,
             {
@@ -351,21 +379,15 @@ async def complete_session(
             peer.school_id, facilitator_ids, participants.total
         )
         await deps.milestones.advance(session, increments, envelope.event_id, cmd.delivered_on)
-        await session.refresh(peer)
     return SessionRecord(peer, facilitator_ids)
 
 
-async def _cohort_dates(
-    session: AsyncSession, trainers: Sequence[RosterTrainer], field: str
+def _cohort_dates(
+    trainers: Sequence[tuple[RosterTrainer, RosterCohort | None]], field: str
 ) -> list[CohortDates]:
     """The dates of each trainer's cohort, which bound the day given in ``field``."""
     dates: list[CohortDates] = []
-    for trainer in trainers:
-        cohort = (
-            await session.get(RosterCohort, trainer.cohort_id)
-            if trainer.cohort_id is not None
-            else None
-        )
+    for trainer, cohort in trainers:
         if cohort is None:
             raise CohortDatesUnknown(field, trainer.trainer_id)
         dates.append((cohort.starts_on, cohort.ends_on))
@@ -378,7 +400,7 @@ async def cancel_session(
     async with deps.db.transaction() as session:
         peer, facilitator_ids = await _planned_session(session, session_id, principal)
         cancelled_at = _now()
-        await _settle_planned(
+        peer = await _settle_planned(
             session,
             session_id,
             {
@@ -398,5 +420,4 @@ async def cancel_session(
                 cancelled_at=cancelled_at,
             ),
         )
-        await session.refresh(peer)
     return SessionRecord(peer, facilitator_ids)

@@ -46,16 +46,17 @@ class MilestoneEngine:
         caused_by: str,
         happened_on: date,
     ) -> None:
-        """Add the increments to the counters and publish each milestone whose threshold
-        they cross. The counter statement serialises concurrent transactions on its row, so
-        exactly one of them sees a threshold crossed; the milestone's key is the second
-        guard."""
+        """Add the increments to the counters (one statement) and publish each milestone
+        whose threshold they cross. The counter statement serialises concurrent transactions
+        on each row, so exactly one of them sees a threshold crossed; the milestone's key is
+        the second guard."""
         now = self.now()
         reached_at = self.reached_at(happened_on)
+        counts = await store.increment(
+            session, [(i.subject.key, i.count.value, i.by) for i in increments]
+        )
         for increment in increments:
-            after = await store.increment(
-                session, increment.subject.key, increment.count.value, increment.by
-            )
+            after = counts[(increment.subject.key, increment.count.value)]
             step = Step(increment.subject, increment.count, after - increment.by, after)
             for rule in crossed(self.rules, step):
                 subject = increment.subject
