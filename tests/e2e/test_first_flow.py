@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from yts_deploy.runner import LocalSystem
+from yts_deploy.runner import WORKSPACE_KEY_FILE, WORKSPACE_SETTINGS_FILE, LocalSystem
 
 from tests.support.enrolment_api import COHORT, SCHOOL, trainer
 from tests.support.local_system import running_local_system
@@ -76,12 +76,35 @@ def test_the_state_folder_is_readable_by_its_owner_alone(local_system: LocalSyst
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     databases = sorted(state.glob("*.db*"))
     assert {p.name for p in databases} >= {"enrolment.db", "enrolment.db-wal", "notifications.db"}
+    # The admin token and the workspace's settings are written at start; the signing keys
+    # when first needed (the workspace's at start, the credentials issuer's at its first
+    # credential): each is checked once it is there.
+    assert (state / "admin.token").exists()
+    assert (state / WORKSPACE_SETTINGS_FILE).exists()
+    secrets = [
+        state / name
+        for name in (
+            "admin.token",
+            WORKSPACE_SETTINGS_FILE,
+            WORKSPACE_KEY_FILE,
+            "credentials-issuer-key.json",
+        )
+    ]
     readable = [
-        f"{path.relative_to(state)} {stat.S_IMODE(path.stat().st_mode):o}"
-        for path in [*databases, state / "admin.token", *(state / "nats").rglob("*")]
-        if stat.S_IMODE(path.stat().st_mode) & 0o077
+        f"{path.relative_to(state)} {mode:o}"
+        for path in [*databases, *secrets, *(state / "nats").rglob("*")]
+        if (mode := _mode_if_still_there(path)) is not None and mode & 0o077
     ]
     assert readable == []
+
+
+def _mode_if_still_there(path: Path) -> int | None:
+    """The permission bits of a file, or None when it is gone (nats-server writes its state
+    through short-lived temporary files)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
 
 
 def test_a_state_folder_left_open_by_an_older_version_is_closed(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ from yts_deploy.runner import (
     kept_admin_token,
     provision_at,
 )
+from yts_deploy.schools import check_school_exists
 
 app = typer.Typer(
     help="Young Trainers' School platform: run, provision, administer.", no_args_is_help=True
@@ -345,7 +346,7 @@ def create_token(
                 "give --admin-token (or YTS_ADMIN_TOKEN) to check the school, or --no-check-school",
                 param_hint="--admin-token",
             )
-        _check_school_exists(enrolment_url.rstrip("/"), token, school)
+        check_school_exists(enrolment_url.rstrip("/"), token, school)
 
     async def create(js: JetStreamContext) -> IssuedToken:
         return await (await StaticTokens.of(js)).create(role, label, school, expires_in=lifetime)
@@ -424,31 +425,6 @@ def revoke_token(
     typer.echo(
         f"revoked token {record.id} ({record.label!r}) at {record.revoked_at:%Y-%m-%d %H:%M} UTC"
     )
-
-
-def _check_school_exists(enrolment_url: str, token: str, school: uuid.UUID) -> None:
-    import httpx
-
-    try:
-        answer = httpx.get(
-            f"{enrolment_url}/v1/schools/{school}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-    except httpx.HTTPError as exc:
-        raise typer.BadParameter(
-            f"cannot ask enrolment at {enrolment_url} whether the school exists ({exc!r}): "
-            "start the system, give --enrolment-url, or --no-check-school",
-            param_hint="--school",
-        ) from exc
-    if answer.status_code == 404:
-        raise typer.BadParameter(f"enrolment has no school {school}", param_hint="--school")
-    if answer.status_code != 200:
-        raise typer.BadParameter(
-            f"enrolment at {enrolment_url} answered {answer.status_code} for the school: "
-            f"{answer.text[:200]}",
-            param_hint="--school",
-        )
 
 
 @reporting_app.command(

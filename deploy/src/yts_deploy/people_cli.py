@@ -19,6 +19,7 @@ import httpx
 import typer
 
 from yts_deploy.runner import kept_admin_token, kept_workspace_settings
+from yts_deploy.schools import check_school_exists
 
 people_app = typer.Typer(
     help="People's accounts in the workspace: programme staff and schools' coordinators.",
@@ -87,8 +88,6 @@ def add_person(
     ] = None,
 ) -> None:
     """Make an account (and mail its first sign-in link)."""
-    from yts_deploy.cli import _check_school_exists
-
     if (role is PersonRole.coordinator) != (school_id is not None):
         raise typer.BadParameter(
             "a coordinator belongs to a school (--school-id), and only a coordinator",
@@ -101,7 +100,7 @@ def add_person(
                 f"no system was started with the state folder {state_dir}",
                 param_hint="--state-dir",
             )
-        _check_school_exists(enrolment_url or _enrolment_of(state_dir), token, school_id)
+        check_school_exists(enrolment_url or _enrolment_of(state_dir), token, school_id)
     args = ["add", "--email", email, "--name", name, "--role", role.value, "--locale", locale]
     if school_id is not None:
         args += ["--school-id", str(school_id)]
