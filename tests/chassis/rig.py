@@ -105,6 +105,28 @@ async def record_school(session: AsyncSession, event: ReceivedEvent) -> None:
     )
 
 
+async def school_consumer(
+    js: JetStreamContext, service: str, name: str, ack_wait: float = 30
+) -> DurableConsumer:
+    """A durable consumer of ``service`` on YTS_ENROLMENT's school events (only new ones), made
+    as provisioning makes a service's consumers."""
+    durable = DurableConsumer(
+        service, name, ENROLMENT_STREAM, "yts.enrolment.school.registered.v1", "chassis test"
+    )
+    await js.add_consumer(
+        ENROLMENT_STREAM,
+        config=ConsumerConfig(
+            durable_name=name,
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=durable.filter_subject,
+            ack_wait=ack_wait,
+            max_deliver=-1,
+        ),
+    )
+    return durable
+
+
 @asynccontextmanager
 async def consumer_rig(
     js: JetStreamContext,
@@ -122,20 +144,7 @@ async def consumer_rig(
     chassis' subscriber, applying school.registered events into ``applied_events``; the
     consumer's limits are the settings' (``max_event_bytes`` is the body limit)."""
     name = f"test-{uuid.uuid4().hex[:10]}"
-    durable = DurableConsumer(
-        "tests", name, ENROLMENT_STREAM, "yts.enrolment.school.registered.v1", "chassis test"
-    )
-    await js.add_consumer(
-        ENROLMENT_STREAM,
-        config=ConsumerConfig(
-            durable_name=name,
-            deliver_policy=DeliverPolicy.NEW,
-            ack_policy=AckPolicy.EXPLICIT,
-            filter_subject=durable.filter_subject,
-            ack_wait=ack_wait,
-            max_deliver=-1,
-        ),
-    )
+    durable = await school_consumer(js, "tests", name, ack_wait)
     db = await fresh_database(database_url)
     settings = ServiceSettings(
         service_name="tests",

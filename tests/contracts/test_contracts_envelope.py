@@ -98,6 +98,17 @@ def test_traceparent_travels_when_given() -> None:
     assert received.attributes.traceparent == parent
 
 
+def test_the_actor_who_caused_an_event_travels_and_an_event_without_one_stays_valid() -> None:
+    actor = "person:0b6f2c1e-7d4a-4f3b-9a8e-5c2d1e0f3a4b"
+    envelope = to_nats(enrolled(), source="/yts/enrolment", event_id=EVENT_ID, actor=actor)
+    assert envelope.headers["ce-actor"] == actor
+    received = from_nats(envelope.subject, envelope.headers, envelope.body)
+    assert received.attributes.actor == actor
+    assert "ce-actor" not in received.extra_headers
+    assert "ce-actor" not in wire().headers
+    assert from_nats(wire().subject, wire().headers, wire().body).attributes.actor is None
+
+
 def test_time_defaults_to_now_in_utc() -> None:
     before = datetime.now(UTC)
     envelope = to_nats(enrolled(), source="/yts/enrolment", event_id=EVENT_ID)

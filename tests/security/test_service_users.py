@@ -345,3 +345,63 @@ async def test_the_rebuild_user_reaches_only_its_own_consumer(secured: SecuredNa
         for other in (REPORTING_ENROLMENT, SESSIONS_ROSTER):
             info = await admin.js.consumer_info(other.stream, other.durable)
             assert info.config.ack_policy == AckPolicy.EXPLICIT  # untouched
+
+
+@pytest.mark.parametrize("user", SERVICE_USERS)
+async def test_each_service_reads_back_and_deletes_its_dead_letters_and_no_event(
+    secured: SecuredNats, user: str
+) -> None:
+    # What a redrive does (yts_chassis.redrive): read a letter back, delete it once applied.
+    async with as_platform_user(secured, user) as client:
+        subject = f"yts.dlq.{user}.yts.enrolment.school.registered.v1"
+        ack = await client.js.publish(subject, b"{}", headers={"Nats-Msg-Id": str(uuid.uuid4())})
+        letter = await client.js.get_msg("YTS_DLQ", ack.seq)
+        assert letter.subject == subject
+        mine = await client.js.get_msg("YTS_DLQ", 1, subject=f"yts.dlq.{user}.>", next=True)
+        assert mine.subject is not None
+        assert mine.subject.startswith(f"yts.dlq.{user}.")
+        assert await client.js.delete_msg("YTS_DLQ", ack.seq)
+        assert client.violations() == []
+        # Events are another matter: no service reads or deletes a stream's events by number.
+        for stream in ("YTS_ENROLMENT", "YTS_SESSIONS", "YTS_CREDENTIALS"):
+            await client.refuses(f"$JS.API.STREAM.MSG.GET.{stream}", client.js.get_msg, stream, 1)
+            await client.refuses(
+                f"$JS.API.STREAM.MSG.DELETE.{stream}", client.js.delete_msg, stream, 1
+            )
+
+
+async def test_the_workspace_reads_recent_events_of_the_audited_streams_only(
+    secured: SecuredNats,
+) -> None:
+    async with as_platform_user(secured, "enrolment") as owner:
+        ack = await owner.js.publish(
+            "yts.enrolment.school.registered.v1", b"{}", headers={"Nats-Msg-Id": str(uuid.uuid4())}
+        )
+    async with as_platform_user(secured, "workspace") as client:
+        last = (await client.js.stream_info("YTS_ENROLMENT")).state.last_seq
+        assert last >= ack.seq
+        event = await client.js.get_msg("YTS_ENROLMENT", ack.seq)
+        assert event.subject == "yts.enrolment.school.registered.v1"
+        for stream in ("YTS_SESSIONS", "YTS_CREDENTIALS"):
+            await client.js.stream_info(stream)
+        assert client.violations() == []
+        # It follows the access bucket as the services do (the audit names tokens by label),
+        # and still writes no token.
+        access = await client.js.key_value("yts-access")
+        watcher = await access.watchall()
+        assert await watcher.updates(timeout=2) is None  # the current entries (none) have come
+        await watcher.stop()
+        assert client.violations() == []
+        await client.refuses("$KV.yts-access.token.forged", access.put, "token.forged", b"{}")
+        for stream in (PRIVATE_STREAM, "YTS_MILESTONES", "YTS_DLQ"):
+            await client.refuses(f"$JS.API.STREAM.INFO.{stream}", client.js.stream_info, stream)
+            await client.refuses(f"$JS.API.STREAM.MSG.GET.{stream}", client.js.get_msg, stream, 1)
+        await client.refuses(
+            "$JS.API.STREAM.MSG.DELETE.YTS_ENROLMENT", client.js.delete_msg, "YTS_ENROLMENT", 1
+        )
+        await client.refuses(
+            "yts.enrolment.school.registered.v1",
+            client.js.publish,
+            "yts.enrolment.school.registered.v1",
+            b"{}",
+        )

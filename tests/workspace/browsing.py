@@ -52,6 +52,8 @@ SHOWN = frozenset(
         "delivery-en",
         "erase-en",
         "erased-en",
+        "dead-letters-en",
+        "audit-en",
     }
 )
 LINK = re.compile(r"http://\S+/sign-in/link\?token=\S+")
@@ -60,12 +62,17 @@ LINK = re.compile(r"http://\S+/sign-in/link\?token=\S+")
 def as_workspace(system: LocalSystem, action: Any) -> Any:
     """``action(js)`` connected as the workspace's NATS user (the only one that may write its
     buckets), as an operator's tool would."""
+    return as_user(system, WORKSPACE, lambda nc: action(nc.jetstream()))
+
+
+def as_user(system: LocalSystem, user: str, action: Any) -> Any:
+    """``action(nc)`` connected as one of the platform's NATS users."""
 
     async def run() -> Any:
         assert system.nats is not None
-        nc = await admin_connect(system.nats.url, WORKSPACE, system.nats_passwords[WORKSPACE])
+        nc = await admin_connect(system.nats.url, user, system.nats_passwords[user])
         try:
-            return await action(nc.jetstream())
+            return await action(nc)
         finally:
             await nc.close()
 

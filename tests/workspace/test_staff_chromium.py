@@ -338,6 +338,8 @@ STAFF_PAGES = (
     "/staff/webhooks/new",
     "/staff/deliveries",
     "/staff/erasure",
+    "/staff/dead-letters",
+    "/staff/audit",
 )
 
 

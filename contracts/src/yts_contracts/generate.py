@@ -23,6 +23,7 @@ from yts_contracts import __version__
 from yts_contracts.catalog import CATALOG, Catalog, EventSpec
 from yts_contracts.envelope import (
     CONTENT_TYPE,
+    H_ACTOR,
     H_CONTENT_TYPE,
     H_DATACONTENTTYPE,
     H_DATASCHEMA,
@@ -168,6 +169,15 @@ def _headers_schema() -> dict[str, Any]:
                 "type": "string",
                 "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
                 "description": "W3C Trace Context of the publishing request, when tracing is on.",
+            },
+            H_ACTOR: {
+                "type": "string",
+                "pattern": "^(person:[0-9a-f-]{36}|token:[A-Za-z0-9_-]+|admin:bootstrap)$",
+                "description": (
+                    "Extension attribute: who caused the event, when a request did (a person "
+                    "`person:<id>`, a static token `token:<token id>`, or the bootstrap admin); "
+                    "an id, never a name. Absent on events a service publishes on its own."
+                ),
             },
         },
     }

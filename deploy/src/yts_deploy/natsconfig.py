@@ -38,7 +38,7 @@ SERVICE_USERS = ("enrolment", "sessions", "notifications", "reporting", "credent
 # operator's tool, kept apart from the always-running reporting service's narrower user.
 REBUILDER = "reporting-rebuild"
 # The workspace (pages for people): writes people's signing keys and revocations in the access
-# bucket, and its own buckets; no stream, no event.
+# bucket, and its own buckets; publishes no event, reads recent ones of the audited streams.
 WORKSPACE = "workspace"
 PLATFORM_USERS = (PROVISIONER, *SERVICE_USERS, REBUILDER, WORKSPACE)
 

@@ -335,7 +335,7 @@ class LocalSystem:
             **{
                 f"YTS_WORKSPACE_{name.upper()}_URL": service.url
                 for name, service in self.services.items()
-                if name in ("enrolment", "sessions", "notifications", "reporting")
+                if name in ("enrolment", "sessions", "notifications", "reporting", "credentials")
             },
             **self.extra_env.get("workspace", {}),
         }

@@ -27,7 +27,7 @@ from yts_chassis.access.people import (
     looks_like_person_token,
     read_person_token,
 )
-from yts_chassis.access.principal import Principal, Role
+from yts_chassis.access.principal import CURRENT_ACTOR, Principal, Role
 from yts_chassis.access.records import (
     hash_token,
     person_key,
@@ -84,7 +84,9 @@ class Authenticator:
     def _who(self, token: str, *, looked_up: bool) -> Principal:
         digest = hash_token(token)
         if self._bootstrap_admin(digest):
-            return Principal(role=Role.admin, label="bootstrap admin", caller=digest)
+            return Principal(
+                role=Role.admin, label="bootstrap admin", caller=digest, actor="admin:bootstrap"
+            )
         if not self.view.loaded:
             raise Problem(
                 503,
@@ -107,7 +109,11 @@ class Authenticator:
                 f"This token expired on {record.expires_at:%Y-%m-%d}; ask programme staff.",
             )
         return Principal(
-            role=record.role, label=record.label, school_id=record.school_id, caller=digest
+            role=record.role,
+            label=record.label,
+            school_id=record.school_id,
+            caller=digest,
+            actor=f"token:{record.id}",
         )
 
     def _person(self, token: str, *, looked_up: bool) -> Principal:
@@ -134,6 +140,7 @@ class Authenticator:
             caller=f"person:{claims.person_id}",
             person_id=claims.person_id,
             session_id=claims.session_id,
+            actor=f"person:{claims.person_id}",
         )
 
     async def authenticate(self, token: str) -> Principal:
@@ -193,6 +200,8 @@ def require_roles(*roles: Role) -> Callable[..., Any]:
                 "Not allowed for this role",
                 f"This action needs the role {allowed}; your token is {principal.role}.",
             )
+        # The events this request stages record who caused them (the outbox reads it).
+        CURRENT_ACTOR.set(principal.actor)
         return principal
 
     return dependency

@@ -30,6 +30,8 @@ def configure_logging(
     )
     structlog.configure(
         processors=[
+            # A line below the level is dropped before the other processors build it.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -29,6 +29,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from yts_contracts.envelope import NatsEnvelope, to_nats
 from yts_contracts.event import EventData
 
+from yts_chassis.access.principal import CURRENT_ACTOR
 from yts_chassis.database import Database
 from yts_chassis.ids import new_id
 from yts_chassis.logs import get_logger
@@ -76,7 +77,14 @@ class Outbox:
     def envelope(
         self, data: EventData, *, event_id: Any = None, time: datetime | None = None
     ) -> NatsEnvelope:
-        return to_nats(data, source=self.source, event_id=event_id or new_id(), time=time)
+        # Who caused it: the request's caller (``ce-actor``); none for a consumer's events.
+        return to_nats(
+            data,
+            source=self.source,
+            event_id=event_id or new_id(),
+            time=time,
+            actor=CURRENT_ACTOR.get(),
+        )
 
     async def add(
         self,

@@ -36,6 +36,8 @@ from yts_chassis.logs import configure_logging, get_logger
 from yts_chassis.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from yts_chassis.migrations import upgrade_async
 from yts_chassis.outbox import Outbox, OutboxRelay
+from yts_chassis.redrive import DeadLetterShelf
+from yts_chassis.redrive_api import dead_letters_router
 from yts_chassis.refusals import Refused, answer_refusal
 from yts_chassis.retrying import Backoff, warn_before_retry
 from yts_chassis.settings import ServiceSettings
@@ -106,6 +108,8 @@ class ServiceRuntime:
         # Background work of the service (notifications' delivery engine), run inside the
         # app's lifespan: started after the broker's connection, stopped before it.
         self.workers: list[Worker] = []
+        # The service's event consumers by durable name (``consumer``), for redrives.
+        self.consumers: dict[str, EventConsumer] = {}
         self._js: JetStreamContext | None = None
         self._connector: asyncio.Task[None] | None = None
         self.broker_started = False
@@ -127,7 +131,9 @@ class ServiceRuntime:
     def consumer(
         self, durable: DurableConsumer, handlers: Mapping[str, EventHandler]
     ) -> EventConsumer:
-        return EventConsumer(
+        """The consumer of ``durable``, registered so that its dead letters can be redriven
+        through it (``/v1/dead-letters``)."""
+        consumer = EventConsumer(
             service=self.service,
             consumer=durable.durable,
             db=self.db,
@@ -138,6 +144,8 @@ class ServiceRuntime:
             heartbeat_seconds=durable.ack_wait_seconds / 3,
             max_body_bytes=self.settings.max_event_bytes,
         )
+        self.consumers[durable.durable] = consumer
+        return consumer
 
     async def nats_ready(self) -> bool:
         return self.broker_started and self.jetstream() is not None
@@ -261,6 +269,9 @@ class ServiceRuntime:
         )
         for router in routers:
             app.include_router(router, responses=PROBLEM_RESPONSES)
+        if self.consumers:  # built by the subscriptions handed in above
+            shelf = DeadLetterShelf(self.service, self.consumers, self.jetstream)
+            app.include_router(dead_letters_router(shelf), responses=PROBLEM_RESPONSES)
         document_problems(app)
         return app
 

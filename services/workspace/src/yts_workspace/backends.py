@@ -14,7 +14,7 @@ from yts_chassis.access import SigningKey
 
 from yts_workspace.people import Person
 
-SERVICES = ("enrolment", "sessions", "notifications", "reporting")
+SERVICES = ("enrolment", "sessions", "notifications", "reporting", "credentials")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from nats.aio.client import Client as NatsClient
-from yts_chassis.access import publish_signing_key
+from yts_chassis.access import AccessView, publish_signing_key
 from yts_chassis.logs import configure_logging, get_logger
 
 from yts_workspace import pages_school, pages_signin, pages_staff, signing
@@ -42,6 +42,9 @@ class Workspace:
     signins: SignIns
     backends: Backends
     link_requests: SlidingWindow
+    # The access bucket followed (as every service follows it): static tokens' labels, for
+    # the audit's "who".
+    access: AccessView
 
     @property
     def js(self) -> Any:
@@ -77,6 +80,7 @@ async def open_workspace(settings: WorkspaceSettings) -> Workspace:
         "sessions": settings.sessions_url,
         "notifications": settings.notifications_url,
         "reporting": settings.reporting_url,
+        "credentials": settings.credentials_url,
     }
     return Workspace(
         settings=settings,
@@ -94,6 +98,7 @@ async def open_workspace(settings: WorkspaceSettings) -> Workspace:
             urls, key, timedelta(seconds=settings.token_seconds), settings.api_timeout_seconds
         ),
         link_requests=SlidingWindow(settings.link_requests_per_quarter_hour, 15 * 60),
+        access=AccessView(),
     )
 
 
@@ -118,10 +123,12 @@ def create_app(settings: WorkspaceSettings | None = None) -> FastAPI:
         app.state.workspace = workspace
         log.info("workspace started", public_url=settings.public_url)
         retiring = asyncio.create_task(withdraw_retired_keys(workspace))
+        workspace.access.start(lambda: workspace.js)
         try:
             yield
         finally:
             retiring.cancel()
+            await workspace.access.stop()
             await workspace.backends.close()
             await asyncio.shield(workspace.nc.drain())
 

@@ -28,6 +28,7 @@ class WorkspaceSettings(BaseSettings):
     sessions_url: str = "http://127.0.0.1:8002"
     notifications_url: str = "http://127.0.0.1:8003"
     reporting_url: str = "http://127.0.0.1:8004"
+    credentials_url: str = "http://127.0.0.1:8006"
     dashboard_url: str | None = Field(
         default=None, description="the dashboard as people open it; default: reporting_url"
     )

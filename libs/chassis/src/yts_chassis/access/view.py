@@ -36,6 +36,8 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
+STOP_SECONDS = 1.0
+
 
 class NotConnected(ConnectionError):
     """The service has no NATS connection (yet)."""
@@ -53,6 +55,10 @@ class KindCopy(Generic[T]):
     def get(self, key: str) -> T | None:
         entry = self._entries.get(key)
         return entry[1] if entry else None
+
+    def values(self) -> list[T]:
+        """Every entry held (the workspace's audit names static tokens by their label)."""
+        return [value for _, value in self._entries.values()]
 
     def put(self, key: str, revision: int, value: bytes | None) -> None:
         """Apply a bucket entry (``None``: deleted or expired); an older revision changes
@@ -127,11 +133,15 @@ class AccessView:
             self._task = asyncio.create_task(self._follow(jetstream), name="follow access")
 
     async def stop(self) -> None:
+        """Stop following, within a bounded time: nats-py's watcher can take tens of seconds to
+        let go of its subscription (seen as 38 s test teardowns), and the connection that
+        carries it is closed right after anyway."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+            if not done:
+                log.warning("access watch still stopping; left to the connection's close")
 
     async def _follow(self, jetstream: Callable[[], JetStreamContext | None]) -> None:
         following = AsyncRetrying(
@@ -166,7 +176,7 @@ class AccessView:
                     self.apply(*change)
         finally:
             with contextlib.suppress(Exception):
-                await watcher.stop()
+                await asyncio.wait_for(watcher.stop(), STOP_SECONDS)
 
     def _load(self, entries: list[tuple[str, int, bytes | None]]) -> None:
         """The whole bucket, as a (new) watch delivered it first."""
