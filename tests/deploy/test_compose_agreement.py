@@ -158,6 +158,25 @@ def test_settings_with_compose_values_validate(service: str, monkeypatch) -> Non
     assert settings.database_url.startswith("postgresql+asyncpg://")
 
 
+def test_the_workspace_container_reaches_every_service_as_its_own_nats_user(monkeypatch) -> None:
+    from yts_workspace.settings import WorkspaceSettings
+
+    for key, value in environment("workspace").items():
+        resolved = VARIABLE.sub(lambda m: m.group(3) if m.group(2) == ":-" else "x0secret", value)
+        monkeypatch.setenv(key, resolved)
+    settings = WorkspaceSettings()
+    assert settings.nats_user == "workspace"
+    assert settings.nats_inbox_prefix == "_INBOX_workspace"
+    for service in SERVICE_USERS:
+        assert getattr(settings, f"{service}_url") == f"http://{service}:8000"
+        assert SERVICES["workspace"]["depends_on"][service]["condition"] == "service_healthy"
+    # The key that signs people's tokens outlives the container: every replica, every upgrade.
+    assert settings.signing_key_file is not None
+    volumes = SERVICES["workspace"]["volumes"]
+    assert any(str(settings.signing_key_file).startswith(v.split(":")[1]) for v in volumes)
+    assert "8000/readyz" in " ".join(SERVICES["workspace"]["healthcheck"]["test"])
+
+
 # -- NATS ------------------------------------------------------------------------------------
 
 
@@ -339,6 +358,7 @@ def test_every_image_is_built_from_a_workspace_member_with_the_frozen_lock() -> 
     assert built == {
         "provision": "yts-deploy",
         "reporting-rebuild": "yts-reporting",
+        "workspace": "yts-workspace",
         **{service: f"yts-{service}" for service in SERVICE_USERS},
     }
     assert set(built.values()) <= set(members)
