@@ -7,6 +7,7 @@ and every consumer's inbox drop a re-published event.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -222,7 +223,7 @@ def from_nats(
         # Parsed and validated in one pass by pydantic-core, straight from the bytes.
         data = spec.model.model_validate_json(body)
     except ValidationError as exc:
-        raise ContractViolation(_reason(attributes.type, exc)) from exc
+        raise ContractViolation(_reason(attributes.type, body, exc)) from exc
     except RecursionError as exc:  # nested past any parser's limit: as undecodable every time
         raise ContractViolation(f"body is not JSON: {exc}") from exc
     extra = (
@@ -233,11 +234,21 @@ def from_nats(
     return ReceivedEvent(attributes=attributes, data=data, extra_headers=extra)
 
 
-def _reason(event_type: str, exc: ValidationError) -> str:
+def _json_error(body: bytes) -> str | None:
+    """Python's own words for a body that is not JSON (bad UTF-8, syntax, nesting past the
+    recursion limit), read again only for a refused body, so reasons read as they always did."""
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return str(exc)
+    return None
+
+
+def _reason(event_type: str, body: bytes, exc: ValidationError) -> str:
     """A refusal's reason for people: the JSON that does not parse, or each invalid field."""
     errors = exc.errors(include_url=False, include_input=False)
     if any(err["type"] == "json_invalid" for err in errors):
-        return f"body is not JSON: {'; '.join(err['msg'] for err in errors)}"
+        return f"body is not JSON: {_json_error(body) or '; '.join(e['msg'] for e in errors)}"
     problems = "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in errors
     )
