@@ -118,8 +118,9 @@ class ConsumerRun:
         assert exit_code == 0, self.stderr
         assert "Traceback" not in self.stderr
 
-    def interrupt(self, timeout: float = 15.0) -> int:
-        """Ctrl-C; its exit code (killed, and -9, if it does not stop in time)."""
+    def interrupt(self, timeout: float = 30.0) -> int:
+        """Ctrl-C; its exit code (killed, and -9, if it does not stop in time: 30 s, since on
+        this two-core machine a whole-suite run has seen a loaded consumer need over 15 s)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:

@@ -420,7 +420,9 @@ async def test_sigterm_while_the_outbox_catches_up_publishes_until_the_deadline_
     """NATS was away while commands were served: the outbox holds a backlog of several relay
     batches when NATS comes back, and SIGTERM comes while the relay is working through it."""
     await sessions.start()
-    roster = await roster_of(sessions, trainers=120)
+    # 64 trainers x 6 core modules: 384 commands, 448 events (each trainer's certification
+    # too), more than two of the relay's batches of 200; no more load than that needs.
+    roster = await roster_of(sessions, trainers=64)
     nats_server.stop()
     load = Load()
     pairs = module_completions(roster)
