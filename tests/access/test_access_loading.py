@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from yts_chassis.access import Role
 from yts_deploy.natsserver import NatsServer
+from yts_deploy.provision import provision
 from yts_enrolment.main import create_app
 from yts_enrolment.settings import EnrolmentSettings
 
 from tests.support.access import token_for
-from tests.support.broker import provisioned_server
 from tests.support.services import ADMIN_TOKEN, eventually, running, settings_for
 
 
@@ -47,7 +48,14 @@ async def test_before_the_access_bucket_has_loaded_a_token_gets_a_503_not_a_gues
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         assert (await client.get("/v1/cohorts", headers=admin)).status_code == 200
 
-        await provisioned_server(bare_nats)
+        # Provisioned while the service runs: its subscriber may bind a stream the moment it
+        # exists and make its durable consumer before provisioning does (drift this test does
+        # not judge; compose provisions before any service starts).
+        nc = await nats.connect(bare_nats)
+        try:
+            await provision(nc.jetstream())
+        finally:
+            await nc.close()
         staff = await token_for(bare_nats, Role.admin)
 
         async def answered() -> httpx.Response | None:
