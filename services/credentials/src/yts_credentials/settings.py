@@ -4,9 +4,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
+from yts_chassis.languages import LANGUAGES
 from yts_chassis.settings import ServiceSettings, TimeZoneName
-
-LANGUAGES = ("kk", "ru", "en")
 
 
 class CredentialsSettings(ServiceSettings):

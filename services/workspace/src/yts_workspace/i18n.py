@@ -5,42 +5,25 @@ browser's Accept-Language (negotiated by Babel), else Kazakh."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
+from yts_chassis import languages
+from yts_chassis.languages import COOKIE, LANGUAGES, choose
+
+__all__ = ["COOKIE", "LANGUAGES", "Words", "catalogue", "choose"]
 
 MESSAGES = Path(__file__).parent / "messages"
-LANGUAGES = ("kk", "ru", "en")
-DEFAULT = "kk"
-COOKIE = "yts_lang"
 # Moments (a sign-in, a delivery's attempt) are shown in the programme's time zone.
 TIME_ZONE = ZoneInfo("Asia/Almaty")
 
 
-@cache
 def catalogue(lang: str) -> dict[str, str]:
-    words: dict[str, str] = json.loads((MESSAGES / f"{lang}.json").read_text(encoding="utf-8"))
-    return words
-
-
-def choose(requested: str | None, remembered: str | None, accept_language: str | None) -> str:
-    for explicit in (requested, remembered):
-        if explicit in LANGUAGES:
-            return explicit
-    preferred = [
-        part.split(";")[0].strip().replace("-", "_")
-        for part in (accept_language or "").split(",")
-        if part.strip()
-    ]
-    negotiated = Locale.negotiate(preferred, list(LANGUAGES), sep="_")
-    return str(negotiated) if negotiated else DEFAULT
+    return languages.catalogue(MESSAGES, lang)
 
 
 @dataclass(frozen=True)
