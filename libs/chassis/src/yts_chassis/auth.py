@@ -43,7 +43,6 @@ __all__ = [
     "Authenticator",
     "Principal",
     "Role",
-    "TokenRegistry",
     "caller_identity",
     "ensure_school_access",
     "hash_token",
@@ -170,9 +169,6 @@ class Authenticator:
         except TokenRefused:
             return None
 
-
-# The name reporting's access.py knows it by.
-TokenRegistry = Authenticator
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 

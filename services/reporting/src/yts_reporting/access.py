@@ -16,7 +16,7 @@ from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from yts_chassis.auth import Principal, Role, TokenRegistry, ensure_school_access, require_roles
+from yts_chassis.auth import Authenticator, Principal, Role, ensure_school_access, require_roles
 from yts_chassis.days import ProgrammeDay
 from yts_chassis.errors import Problem
 from yts_contracts.vocabulary import District, Gender
@@ -48,7 +48,7 @@ Reader = Annotated[Principal, Depends(_reader)]
 
 def identify(request: Request, token: str) -> Principal | None:
     """The reader a token belongs to, or None (unknown token or a role that may not read)."""
-    registry: TokenRegistry = request.app.state.tokens
+    registry: Authenticator = request.app.state.tokens
     principal = registry.identify(token)
     if principal is None or principal.role not in READER_ROLES:
         return None
